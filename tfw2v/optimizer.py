@@ -60,7 +60,7 @@ class Word2VecSGD(keras.optimizers.Optimizer):
         if values.shape.rank > 1:
             nonzero = tf.reduce_any(nonzero, axis=list(range(1, values.shape.rank)))
         occurrences = _occurrences(
-            gradient.indices, tf.cast(nonzero, variable.dtype), tf.shape(variable, out_type=gradient.indices.dtype)[0],
+            gradient.indices, tf.cast(nonzero, variable.dtype), variable.shape[0],  # static: no read of the table
             self.dense_row_counts,
         )
         scale = learning_rate * tf.minimum(1.0, self.max_row_repeats / tf.maximum(occurrences, 1))

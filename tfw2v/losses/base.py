@@ -28,6 +28,16 @@ import keras
 import tensorflow as tf
 
 
+def read_rows(table: keras.Variable, ids: tf.Tensor) -> tf.Tensor:
+    """``table[ids]`` read sparsely: a ``ResourceGather`` of just those rows, never a read of the whole table.
+
+    ``tf.gather`` on a Keras variable first converts it to a dense tensor (a read of all ``V`` rows); while
+    that read is alive, the step's sparse update must copy the whole table. Gathering through the underlying
+    ``tf.Variable`` reads only the rows, so a step's cost does not grow with the vocabulary.
+    """
+    return tf.gather(table.value, ids)
+
+
 class Objective(keras.layers.Layer, metaclass=abc.ABCMeta):
     """Base layer: ``objective(hidden, labels, label_weights, training=None) -> [B]`` float32 losses.
 
@@ -56,7 +66,7 @@ class Objective(keras.layers.Layer, metaclass=abc.ABCMeta):
 
     def output_rows(self, ids: tf.Tensor) -> tf.Tensor:
         """Rows ``u_id`` of the output table, shape ``ids.shape + [D]`` (sparse gradient)."""
-        return tf.gather(self.output_embeddings, ids)
+        return read_rows(self.output_embeddings, ids)
 
     @abc.abstractmethod
     def call(

@@ -34,7 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfw2v.losses import noise as noise_lib
-from tfw2v.losses.base import Objective
+from tfw2v.losses.base import Objective, read_rows
 
 SHARE_NEGATIVES = ("example", "batch")
 
@@ -107,7 +107,7 @@ class SampledObjective(Objective):
         else:
             logits = tf.reduce_sum(hidden[:, None, :] * rows, axis=-1)
         if self.use_bias:
-            logits += tf.gather(self.output_biases, ids)
+            logits += read_rows(self.output_biases, ids)
         return logits - self.log_expected_count(ids, num_sampled)
 
     def excluded(self, labels: tf.Tensor, sampled_ids: tf.Tensor) -> tf.Tensor:
@@ -157,7 +157,7 @@ class SampledObjective(Objective):
         candidates = tf.concat([labels, sampled_ids], axis=1)
         scores = tf.matmul(hidden, self.output_rows(candidates), transpose_b=True)  # [B, P, 1 + K]
         if self.use_bias:
-            scores += tf.gather(self.output_biases, candidates)[:, None, :]
+            scores += read_rows(self.output_biases, candidates)[:, None, :]
         log_count = tf.cast(self.log_expected_count(candidates, num_sampled), scores.dtype)
         scores -= tf.broadcast_to(log_count, tf.shape(candidates))[:, None, :]
         flat = tf.reshape(scores, [batch * pairs, 1 + num_sampled])
