@@ -76,11 +76,13 @@ def test_train_end_to_end_writes_the_run_directory(trained):
     assert status["status"] == "complete"
     assert status["corpus_words"] == 59_890 and status["vocab_size"] == 1_762
     assert status["words_seen"] == pytest.approx(2 * 59_890, abs=1)
+    assert status["fused_kernel"] is True  # the default, fused = "auto", on a machine with a compiler
     vocab = (run / "vocab.txt").read_text().splitlines()
     assert len(vocab) == 1_762 and vocab[0].split(" ")[0] == "the"
 
     # The progress lines (not a terminal): words/s, loss and learning rate per epoch.
     out = result.stdout
+    assert "training on the fused CPU kernel (fused = auto)" in out + result.stderr
     assert re.search(r"Epoch 1/2\n.*words/s, loss [\d.]+, lr [\d.e-]+", out), out
     history = json.loads((run / "history.json").read_text())
     assert [h["epoch"] for h in history] == [0, 1]

@@ -178,3 +178,19 @@ def test_loss_study_runner_trains_every_objective_and_tabulates(tmp_path, lee_pa
         assert "plot skipped: matplotlib is not installed" in result.stdout
     else:
         assert (out / "loss_study.png").stat().st_size > 0
+
+
+def test_the_recipe_knows_the_losses_the_model_and_the_kernel_know():
+    """recipe.py stays free of TensorFlow (``tfw2v --help`` must not start it), so it keeps its own copies."""
+    from tfw2v import kernels, losses
+
+    assert set(recipes.LOSSES) == set(losses.NAMES)
+    assert recipes.FUSED_LOSSES == kernels.OBJECTIVES
+
+
+@pytest.mark.parametrize("override, named", [({"model": {"loss": "softmax"}}, "loss 'softmax' has no fused kernel"),
+                                             ({"training": {"jit_compile": True}}, "jit_compile")])
+def test_fused_on_with_what_the_kernel_cannot_train_is_refused(override, named):
+    with pytest.raises(recipes.RecipeError, match=named):
+        recipes.resolve({"training": {"fused": "on"}}, override)
+    recipes.resolve({"training": {"fused": "auto"}}, override)  # auto falls back instead

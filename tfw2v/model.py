@@ -9,13 +9,19 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfw2v import losses
+from tfw2v import kernels, losses
+from tfw2v.losses.base import read_rows
 from tfw2v.optimizer import Word2VecSGD, linear_decay
 from tfw2v.vectors import WordVectors
 from tfw2v.vocabulary import Vocabulary
 
 DEFAULT_ALPHA = {"skipgram": 0.025, "cbow": 0.05}
 MIN_ALPHA_RATIO = 1e-4
+#: Train steps per call into TensorFlow when ``compile`` is not told otherwise and no ``tf.distribute`` strategy
+#: is in scope. A fused step of 1024 examples takes a few ms; Keras's per-call Python work (~1 ms) would
+#: otherwise be a large part of it. Under a multi-device strategy the default stays 1: Keras 3.15's multi-step
+#: loop there fails with "You must feed a value for placeholder tensor" (MirroredStrategy, 2 logical CPUs).
+DEFAULT_STEPS_PER_EXECUTION = 32
 
 
 class Word2Vec(keras.Model):
@@ -44,6 +50,13 @@ class Word2Vec(keras.Model):
       alpha: initial learning rate; default 0.025 (skip-gram) or 0.05 (CBOW).
       words_per_epoch: corpus words in one epoch (default ``vocab.corpus_words``), the unit of the schedule.
       seed: initialisation and negative-sampling seed.
+      fused: which training path :meth:`compile` picks, as ``keras.layers.LSTM`` picks cuDNN. ``"auto"`` uses
+        the fused C++ kernel (:mod:`tfw2v.kernels`: word2vec.c's per-pair SGD in place, several times faster)
+        when all its conditions hold — CPU tables, the default :class:`Word2VecSGD`, a loss in
+        :data:`tfw2v.kernels.OBJECTIVES`, no ``jit_compile``, no ``tf.distribute`` strategy, a C++ compiler
+        to build it — and the generic ``GradientTape`` path otherwise (with one warning if only the build
+        failed). ``True`` insists (``ValueError`` naming the condition that fails), ``False`` always takes the
+        generic path. :attr:`uses_fused_kernel` tells which one trains.
       **loss_options: passed to the objective (``noise``, ``noise_exponent``, ``share_negatives``, ...).
     """
 
@@ -58,9 +71,12 @@ class Word2Vec(keras.Model):
         alpha: float | None = None,
         words_per_epoch: int | None = None,
         seed: int | None = None,
+        fused: bool | Literal["auto"] = "auto",
         **loss_options: Any,
     ):
         super().__init__(name="word2vec")
+        if fused not in ("auto", True, False):
+            raise ValueError(f"fused={fused!r}: expected 'auto', True or False")
         if architecture not in DEFAULT_ALPHA:
             raise ValueError(f"architecture={architecture!r}: expected 'skipgram' or 'cbow'")
         if not isinstance(dim, (int, np.integer)) or dim < 1:
@@ -73,8 +89,11 @@ class Word2Vec(keras.Model):
         self.alpha = float(alpha if alpha is not None else DEFAULT_ALPHA[architecture])
         self.words_per_epoch = int(words_per_epoch or vocab.corpus_words)
         self.loss_name = loss
+        self.fused = fused
+        #: Whether the fused kernel trains this model; decided by :meth:`compile`.
+        self.uses_fused_kernel = False
         self._config = dict(dim=dim, architecture=architecture, loss=loss, negatives=negatives, alpha=alpha,
-                            words_per_epoch=words_per_epoch, seed=seed, **loss_options)
+                            words_per_epoch=words_per_epoch, seed=seed, fused=fused, **loss_options)
         self.objective = losses.get(
             loss, vocab_size=len(vocab), dim=self.dim, counts=vocab.counts, negatives=negatives, seed=seed,
             **loss_options,
@@ -104,7 +123,7 @@ class Word2Vec(keras.Model):
         else:
             ids = tf.convert_to_tensor(inputs)
             weights = tf.fill(tf.shape(ids), 1.0 / tf.cast(tf.shape(ids)[-1], tf.float32))
-        rows = tf.gather(self.input_embeddings, ids)
+        rows = read_rows(self.input_embeddings, ids)
         return combine_inputs(rows, tf.cast(weights, rows.dtype))
 
     def pair_counts(self, label_weights: tf.Tensor) -> tf.Tensor:
@@ -117,7 +136,7 @@ class Word2Vec(keras.Model):
         """Per-example losses, pairs per example, and the hidden vectors scored (``[B, D]`` or ``[B, T, D]``)."""
         if self.architecture == "skipgram" and not self.objective.scores_soft_targets_at_once:
             # word2vec.c's orientation: each context word's vector is the input, the centre word the target.
-            hidden = tf.gather(self.input_embeddings, batch["labels"])  # [B, T, D]
+            hidden = read_rows(self.input_embeddings, batch["labels"])  # [B, T, D]
             per_example = self.objective(hidden, batch["inputs"], batch["label_weights"], training=training)
         else:
             hidden = self(batch, training=training)
@@ -130,12 +149,66 @@ class Word2Vec(keras.Model):
         return linear_decay(self.alpha, self.words_seen, self.total_words, MIN_ALPHA_RATIO)
 
     def compile(self, optimizer: keras.optimizers.Optimizer | str | None = None, **kwargs: Any) -> None:
-        """Without ``optimizer``: word2vec's recipe (:class:`Word2VecSGD` on :meth:`learning_rate`)."""
+        """Without ``optimizer``: word2vec's recipe (:class:`Word2VecSGD` on :meth:`learning_rate`);
+        ``steps_per_execution`` defaults to :data:`DEFAULT_STEPS_PER_EXECUTION` on one replica, else 1.
+
+        Also picks the training path (see ``fused`` in the class docstring) and sets :attr:`uses_fused_kernel`.
+        """
         if optimizer is None:
             optimizer = Word2VecSGD(learning_rate=self.learning_rate,
                                     dense_row_counts=bool(kwargs.get("jit_compile", False)))
+        optimizer = keras.optimizers.get(optimizer)  # a name such as "adam" becomes the optimizer it names
         kwargs.setdefault("jit_compile", False)
+        one_replica = self.distribute_strategy.num_replicas_in_sync == 1
+        kwargs.setdefault("steps_per_execution", DEFAULT_STEPS_PER_EXECUTION if one_replica else 1)
+        self.uses_fused_kernel = self._choose_fused_kernel(optimizer, kwargs["jit_compile"])
         super().compile(optimizer=optimizer, **kwargs)
+
+    def fused_kernel_obstacle(self, optimizer: Any, jit_compile: Any) -> str | None:
+        """Why the fused kernel cannot train this model with this optimizer, or ``None`` when it can."""
+        if self.loss_name not in kernels.OBJECTIVES:
+            return f"loss={self.loss_name!r} has no fused kernel (it covers {', '.join(kernels.OBJECTIVES)})"
+        if jit_compile:
+            return f"jit_compile={jit_compile!r}: XLA compiles the generic path, not a custom op"
+        if type(optimizer) is not Word2VecSGD:
+            return f"the optimizer is {type(optimizer).__name__}, and the kernel applies word2vec's own SGD"
+        if tf.distribute.has_strategy() or self.distribute_strategy is not tf.distribute.get_strategy():
+            return "a tf.distribute strategy is in use, and the kernel is a single-replica path"
+        device = self.input_embeddings.value.device
+        if "CPU" not in device.upper():
+            return f"the tables live on {device}, and the kernel runs on the CPU"
+        try:
+            kernels.library()
+        except kernels.KernelUnavailable as e:
+            return f"the kernel cannot be built here: {e}"
+        return None
+
+    def _choose_fused_kernel(self, optimizer: Any, jit_compile: Any) -> bool:
+        if self.fused is False:
+            return False
+        obstacle = self.fused_kernel_obstacle(optimizer, jit_compile)
+        if obstacle is None:
+            self._kernel_options = self._fused_kernel_options()
+            return True
+        if self.fused is True:
+            raise ValueError(f"fused=True, but {obstacle}")
+        if obstacle.startswith("the kernel cannot be built"):
+            warnings.warn(f"tfw2v: {obstacle}; training on the generic TensorFlow path instead (several times "
+                          "slower). Install a C++ compiler (g++) or set CXX to use the fused kernel.",
+                          RuntimeWarning, stacklevel=3)
+        return False
+
+    def _fused_kernel_options(self) -> dict[str, Any]:
+        """The objective's constants the kernel needs: NCE's biases and ``log(k·Pn)``, HS's Huffman paths."""
+        objective = self.objective
+        options: dict[str, Any] = {"architecture": self.architecture, "objective": self.loss_name}
+        if self.loss_name == "nce":
+            ids = tf.range(objective.vocab_size)
+            options["output_bias"] = objective.output_biases
+            options["logit_offset"] = objective.log_expected_count(ids, objective.negatives).numpy()
+        if self.loss_name == "hs":
+            options["huffman"] = (objective.tree.points, objective.tree.codes, objective.tree.lengths)
+        return options
 
     def fit(self, x=None, y=None, *, epochs: int = 1, initial_epoch: int = 0, callbacks=None, verbose="auto",
             **kwargs: Any) -> keras.callbacks.History:
@@ -168,6 +241,18 @@ class Word2Vec(keras.Model):
         return self.history
 
     def train_step(self, batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        step = self._fused_step if self.uses_fused_kernel else self._gradient_step
+        per_example = step(batch)
+        pairs = self.pair_counts(batch["label_weights"])
+        words = tf.reduce_sum(tf.cast(batch["words"], tf.float64))
+        # Every replica adds the global count; only the first replica's update is applied.
+        self.words_seen.assign_add(tf.distribute.get_replica_context().all_reduce("sum", words))
+        self.pair_loss.update_state(per_example, sample_weight=pairs)
+        return {"loss": self.pair_loss.result(), "learning_rate": self.optimizer.learning_rate,
+                "words": self.words_seen}
+
+    def _gradient_step(self, batch: dict[str, tf.Tensor]) -> tf.Tensor:
+        """The generic path: differentiate the batch loss and apply it with the optimizer."""
         with tf.GradientTape() as tape:
             per_example, pairs, hidden = self._pair_losses(batch, training=True)
             total = tf.reduce_sum(per_example * pairs)
@@ -176,12 +261,21 @@ class Word2Vec(keras.Model):
         if dense and isinstance(self.optimizer, Word2VecSGD):  # decided while tracing: sparse steps skip the norm
             gradients = self.optimizer.cap_dense_gradients(gradients, tf.reduce_mean(tf.norm(hidden, axis=-1)))
         self.optimizer.apply(gradients, self.trainable_variables)
-        words = tf.reduce_sum(tf.cast(batch["words"], tf.float64))
-        # Every replica adds the global count; only the first replica's update is applied.
-        self.words_seen.assign_add(tf.distribute.get_replica_context().all_reduce("sum", words))
-        self.pair_loss.update_state(per_example, sample_weight=pairs)
-        return {"loss": self.pair_loss.result(), "learning_rate": self.optimizer.learning_rate,
-                "words": self.words_seen}
+        return per_example
+
+    def _fused_step(self, batch: dict[str, tf.Tensor]) -> tf.Tensor:
+        """The fused path: the kernel applies the batch pair by pair, in place, at the optimizer's rate."""
+        size = tf.shape(batch["inputs"])[0]
+        if isinstance(self.objective, losses.SampledObjective):
+            negatives = self.objective.sample_negatives(size)
+            if negatives.shape.rank == 1:  # share_negatives="batch": every example gets the batch's samples
+                negatives = tf.broadcast_to(negatives[None, :], [size, self.objective.negatives])
+        else:
+            negatives = tf.zeros([size, 0], tf.int32)
+        per_example = kernels.sgd_step(self.input_embeddings, self.objective.output_embeddings, batch, negatives,
+                                       self.optimizer.learning_rate, **self._kernel_options)
+        self.optimizer.iterations.assign_add(1)
+        return per_example
 
     def test_step(self, batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         per_example, pairs, _ = self._pair_losses(batch, training=False)

@@ -8,7 +8,7 @@ recipe (``recipe.toml``: every key written out, paths made absolute, ``alpha`` f
     [corpus]      paths, min_count, max_size
     [tokenizer]   lowercase, normalization, case_fold, unicode_script
     [model]       architecture, dim, loss, negatives, noise, noise_exponent, share_negatives, cbow_mean
-    [training]    epochs, window, sample, batch_size, alpha, seed, steps_per_execution, jit_compile,
+    [training]    epochs, window, sample, batch_size, alpha, seed, steps_per_execution, jit_compile, fused,
                   checkpoint_every, log_every
     [evaluation]  analogies, similarity, restrict_vocab, probes, neighbors, every
     [export]      formats, projector_top
@@ -43,6 +43,8 @@ LOSSES = ("softmax", "sampled_softmax", "ds", "nce", "ns", "hs")
 SAMPLED_LOSSES = ("sampled_softmax", "ds", "nce", "ns")  # the ones that use negatives and the noise options
 EXPORT_FORMATS = ("saved_model", "word2vec", "word2vec-binary", "projector")
 DEFAULT_ALPHA = {"skipgram": 0.025, "cbow": 0.05}
+FUSED_CHOICES = ("auto", "on", "off")  # Word2Vec(fused="auto" | True | False)
+FUSED_LOSSES = ("ns", "nce", "ds", "hs")  # the fused kernel's objectives (tfw2v.kernels.OBJECTIVES)
 
 
 class RecipeError(ValueError):
@@ -104,9 +106,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("training", "alpha", "float", None, "initial learning rate (default 0.025 skip-gram, 0.05 CBOW)",
            nullable=True, minimum=0),
     Option("training", "seed", "int", 1, "seed of initialisation, subsampling, windows and negatives", minimum=0),
-    Option("training", "steps_per_execution", "int", 1, "train steps per call into TensorFlow", minimum=1,
+    Option("training", "steps_per_execution", "int", 32, "train steps per call into TensorFlow", minimum=1,
            resumable=True),
     Option("training", "jit_compile", "bool", False, "compile the train step with XLA", resumable=True),
+    Option("training", "fused", "str", "auto", "training path: the fused C++ kernel (on), the generic TensorFlow "
+           "path (off), or the kernel when its conditions hold (auto)", choices=FUSED_CHOICES, resumable=True),
     Option("training", "checkpoint_every", "int", 1000, "save a checkpoint every N steps (0: only at epoch ends)",
            minimum=0, resumable=True),
     Option("training", "log_every", "int", 100, "log step scalars (TensorBoard, progress.jsonl) every N steps",
@@ -350,7 +354,21 @@ def resolve(*layers: Mapping[str, Mapping[str, Any]]) -> Recipe:
             values[section].update(keys)
     if values["training"]["alpha"] is None:
         values["training"]["alpha"] = DEFAULT_ALPHA[values["model"]["architecture"]]
+    _check_fused(values)
     return Recipe(values)
+
+
+def _check_fused(values: Mapping[str, Mapping[str, Any]]) -> None:
+    """``fused = "on"`` with a setting the kernel cannot train is refused before anything is built."""
+    if values["training"]["fused"] != "on":
+        return
+    loss = values["model"]["loss"]
+    if loss not in FUSED_LOSSES:
+        raise RecipeError(f"training.fused = 'on' (--fused on), but loss {loss!r} has no fused kernel "
+                          f"(it covers {', '.join(FUSED_LOSSES)}); use --fused auto or off")
+    if values["training"]["jit_compile"]:
+        raise RecipeError("training.fused = 'on' (--fused on) and jit_compile = true (--jit-compile) exclude "
+                          "each other: XLA compiles the generic path, not the kernel")
 
 
 def load_resolved(path: str | os.PathLike) -> Recipe:

@@ -191,11 +191,14 @@ def build_model(recipe: Recipe, vocab) -> Any:
     try:
         model = Word2Vec(
             vocab, dim=m["dim"], architecture=m["architecture"], loss=m["loss"], negatives=m["negatives"],
-            alpha=t["alpha"], seed=t["seed"], **options,
+            alpha=t["alpha"], seed=t["seed"], fused={"auto": "auto", "on": True, "off": False}[t["fused"]], **options,
         )
     except ValueError as e:
         raise RunError(f"cannot build the model: {e}") from None
-    model.compile(steps_per_execution=t["steps_per_execution"], jit_compile=t["jit_compile"])
+    try:
+        model.compile(steps_per_execution=t["steps_per_execution"], jit_compile=t["jit_compile"])
+    except ValueError as e:  # fused = "on" where the kernel cannot be built or run
+        raise RunError(f"cannot train this model: {e}") from None
     return model
 
 

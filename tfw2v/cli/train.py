@@ -129,6 +129,9 @@ def train(
         say(f"model: {m['architecture']} / {m['loss']}, dim {m['dim']}, window {t['window']}, {sampled}"
             f"sample {t['sample']:g}, alpha {t['alpha']:g}, batch {t['batch_size']}, {t['epochs']} epochs, "
             f"seed {t['seed']}")
+        path = "the fused CPU kernel" if model.uses_fused_kernel else "the generic TensorFlow path"
+        say(f"training on {path} (fused = {t['fused']})")
+        run.write_status(fused_kernel=model.uses_fused_kernel)
 
         started = time.perf_counter()
         words_before = float(model.words_seen.numpy())
