@@ -134,8 +134,7 @@ def examples_dataset(
         return examples
 
     chunks = (
-        corpus.lines_dataset(sources)
-        .batch(LINES_PER_CHUNK)
+        corpus.line_chunks(sources, LINES_PER_CHUNK)
         .map(to_ids, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     )
     randomness = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)

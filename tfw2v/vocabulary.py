@@ -74,7 +74,7 @@ class Vocabulary:
         if not isinstance(sources, tf.data.Dataset) and not isinstance(sources, (str, os.PathLike)):
             sources = list(sources)
         name = corpus.describe(sources)
-        keys, values, repaired = _count_tokens(corpus.lines_dataset(sources), tokenizer)
+        keys, values, repaired = _count_tokens(corpus.line_chunks(sources, COUNT_BATCH_LINES), tokenizer)
         if repaired:
             warnings.warn(f"{name}: {repaired} line(s) had invalid UTF-8, replaced with U+FFFD", stacklevel=2)
         corpus_words = int(values.sum())
@@ -211,13 +211,13 @@ class Vocabulary:
         return f"Vocabulary({len(self)} tokens [{head}, ...], {self.corpus_words} corpus words)"
 
 
-def _count_tokens(lines: tf.data.Dataset, tokenizer: Tokenizer) -> tuple[np.ndarray, np.ndarray, int]:
-    """Stream ``lines`` once and count tokens in a TensorFlow hash table.
+def _count_tokens(chunks: tf.data.Dataset, tokenizer: Tokenizer) -> tuple[np.ndarray, np.ndarray, int]:
+    """Stream the ``[n]``-line ``chunks`` once and count tokens in a TensorFlow hash table.
 
     Returns the distinct tokens (bytes), their counts (int64) and how many lines had invalid UTF-8.
     """
     table = tf.lookup.experimental.MutableHashTable(tf.string, tf.int64, default_value=0)
-    batches = lines.batch(COUNT_BATCH_LINES).map(
+    batches = chunks.map(
         tokenizer.tokenize_with_repairs, num_parallel_calls=tf.data.AUTOTUNE
     ).prefetch(2)
 
