@@ -240,7 +240,10 @@ def test_similarity_matches_gensim(structured: WordVectors, name: str) -> None:
         bundled(name), delimiter=SIMILARITY_SETS[name]
     )
     assert ours["pearson"] == pytest.approx(pearson, abs=1e-6)
-    assert ours["spearman"] == pytest.approx(spearman, abs=1e-6)
+    # Both take float32 cosines, from different dot-product kernels, so two nearly tied cosines can come out in
+    # either order: one swap of adjacent ranks moves ρ by at most 12(n−1)/(n³−n) ≈ 1.8e-5 for n = 815 pairs.
+    n = ours["pairs"]
+    assert ours["spearman"] == pytest.approx(spearman, abs=2 * 12 * (n - 1) / (n**3 - n))
     assert ours["oov_ratio"] == pytest.approx(oov_ratio, abs=1e-9)
     assert ours["oov"] > 0 and ours["pairs"] > 0
     assert ours["oov"] + ours["pairs"] == {"wordsim353": 353, "simlex999": 999, "men": 3000}[name]
