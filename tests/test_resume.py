@@ -35,8 +35,10 @@ TF_NOISE = re.compile(
 )
 EPOCHS = 3
 CORPUS_WORDS = 59_890
-# ~510 steps per epoch, a checkpoint every 40: the first one appears early in epoch 1.
+# ~510 steps per epoch, a checkpoint every 40: the first one appears early in epoch 1. Keras calls back once per
+# execution, so steps_per_execution (default 32) must divide 40 for checkpoints to land on multiples of 40.
 SETTINGS = ["--epochs", str(EPOCHS), "--dim", "16", "--batch-size", "64", "--checkpoint-every", "40",
+            "--steps-per-execution", "8",
             "--seed", "11", "--export", "word2vec", "--analogies", "none", "--similarity", "none",
             "--probe", "police", "--progress", "lines"]
 
