@@ -164,8 +164,8 @@ class Word2Vec(keras.Model):
         self.uses_fused_kernel = self._choose_fused_kernel(optimizer, kwargs["jit_compile"])
         super().compile(optimizer=optimizer, **kwargs)
 
-    def fused_kernel_obstacle(self, optimizer: Any, jit_compile: Any) -> str | None:
-        """Why the fused kernel cannot train this model with this optimizer, or ``None`` when it can."""
+    def _fused_kernel_obstacle(self, optimizer: Any, jit_compile: Any) -> str | None:
+        """Which condition of the fused kernel this model and optimizer fail, or ``None`` when they meet all."""
         if self.loss_name not in kernels.OBJECTIVES:
             return f"loss={self.loss_name!r} has no fused kernel (it covers {', '.join(kernels.OBJECTIVES)})"
         if jit_compile:
@@ -177,25 +177,28 @@ class Word2Vec(keras.Model):
         device = self.input_embeddings.value.device
         if "CPU" not in device.upper():
             return f"the tables live on {device}, and the kernel runs on the CPU"
-        try:
-            kernels.library()
-        except kernels.KernelUnavailable as e:
-            return f"the kernel cannot be built here: {e}"
         return None
 
     def _choose_fused_kernel(self, optimizer: Any, jit_compile: Any) -> bool:
+        """Whether the kernel trains: ``fused=False`` never; otherwise when every condition holds and the kernel
+        can be built. A build failure warns under ``"auto"``; any failing condition raises under ``True``."""
         if self.fused is False:
             return False
-        obstacle = self.fused_kernel_obstacle(optimizer, jit_compile)
+        obstacle = self._fused_kernel_obstacle(optimizer, jit_compile)
+        if obstacle is None:
+            try:
+                kernels.library()
+            except kernels.KernelUnavailable as e:
+                obstacle = f"the kernel cannot be built here: {e}"
+                if self.fused == "auto":
+                    warnings.warn(f"tfw2v: {obstacle}; training on the generic TensorFlow path instead (several "
+                                  "times slower). Install a C++ compiler (g++) or set CXX to use the fused kernel.",
+                                  RuntimeWarning, stacklevel=3)
         if obstacle is None:
             self._kernel_options = self._fused_kernel_options()
             return True
         if self.fused is True:
             raise ValueError(f"fused=True, but {obstacle}")
-        if obstacle.startswith("the kernel cannot be built"):
-            warnings.warn(f"tfw2v: {obstacle}; training on the generic TensorFlow path instead (several times "
-                          "slower). Install a C++ compiler (g++) or set CXX to use the fused kernel.",
-                          RuntimeWarning, stacklevel=3)
         return False
 
     def _fused_kernel_options(self) -> dict[str, Any]:

@@ -43,7 +43,7 @@ LOSSES = ("softmax", "sampled_softmax", "ds", "nce", "ns", "hs")
 SAMPLED_LOSSES = ("sampled_softmax", "ds", "nce", "ns")  # the ones that use negatives and the noise options
 EXPORT_FORMATS = ("saved_model", "word2vec", "word2vec-binary", "projector")
 DEFAULT_ALPHA = {"skipgram": 0.025, "cbow": 0.05}
-FUSED_CHOICES = ("auto", "on", "off")  # Word2Vec(fused="auto" | True | False)
+FUSED_CHOICES = {"auto": "auto", "on": True, "off": False}  # training.fused → Word2Vec(fused=...)
 FUSED_LOSSES = ("ns", "nce", "ds", "hs")  # the fused kernel's objectives (tfw2v.kernels.OBJECTIVES)
 
 
@@ -110,7 +110,7 @@ OPTIONS: tuple[Option, ...] = (
            resumable=True),
     Option("training", "jit_compile", "bool", False, "compile the train step with XLA", resumable=True),
     Option("training", "fused", "str", "auto", "training path: the fused C++ kernel (on), the generic TensorFlow "
-           "path (off), or the kernel when its conditions hold (auto)", choices=FUSED_CHOICES, resumable=True),
+           "path (off), or the kernel when its conditions hold (auto)", choices=tuple(FUSED_CHOICES), resumable=True),
     Option("training", "checkpoint_every", "int", 1000, "save a checkpoint every N steps (0: only at epoch ends)",
            minimum=0, resumable=True),
     Option("training", "log_every", "int", 100, "log step scalars (TensorBoard, progress.jsonl) every N steps",
