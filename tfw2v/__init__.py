@@ -14,6 +14,7 @@ import importlib
 
 _SUBMODULES = ("data", "evaluate", "export", "losses")
 _CLASSES = {
+    "Phrases": "tfw2v.phrases",
     "Tokenizer": "tfw2v.tokenize",
     "Vocabulary": "tfw2v.vocabulary",
     "Word2Vec": "tfw2v.model",

@@ -2,7 +2,7 @@
 
 Every stage after the vocabulary runs in-graph::
 
-    lines ─► chunks of lines ─► tokens ─► ids (OOV dropped) ─► subsample (redrawn per epoch)
+    lines ─► chunks of lines ─► tokens ─► phrases joined (optional) ─► ids (OOV dropped) ─► subsample (redrawn per epoch)
           ─► blocks of ``block_size`` centre words with a ``window``-word halo on each side
           ─► windows (shrunk uniformly in [1, window], never across a sentence end) ─► examples ─► batches
 
@@ -36,6 +36,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfw2v import corpus
+from tfw2v.phrases import Phrases
 from tfw2v.tokenize import Tokenizer
 from tfw2v.vocabulary import Vocabulary
 
@@ -48,8 +49,8 @@ Architecture = Literal["skipgram", "cbow"]
 def skipgram_dataset(sources: corpus.Sources, vocab: Vocabulary, **options) -> tf.data.Dataset:
     """Skip-gram examples: each kept centre word with all its context words as a soft target.
 
-    ``options``: ``window=5, sample=1e-3, batch_size=1024, seed=None, tokenizer=None, num_shards=1,
-    shard_index=0, drop_remainder=False``, as documented in :func:`examples_dataset`.
+    ``options``: ``window=5, sample=1e-3, batch_size=1024, seed=None, tokenizer=None, phrases=None,
+    num_shards=1, shard_index=0, drop_remainder=False``, as documented in :func:`examples_dataset`.
     """
     return examples_dataset(sources, vocab, "skipgram", **options)
 
@@ -73,6 +74,7 @@ def examples_dataset(
     seed: int | None = None,
     cbow_mean: bool = True,
     tokenizer: Tokenizer | None = None,
+    phrases: Phrases | None = None,
     num_shards: int = 1,
     shard_index: int = 0,
     drop_remainder: bool = False,
@@ -89,11 +91,14 @@ def examples_dataset(
       seed: makes the stream deterministic; None draws a fresh one.
       cbow_mean: CBOW's hidden vector is the mean of the context rows (else their sum).
       tokenizer: defaults to the one the vocabulary was built with.
+      phrases: the :class:`~tfw2v.phrases.Phrases` joined after tokenizing, before the vocabulary lookup;
+        defaults to the vocabulary's.
       num_shards, shard_index: this worker's share of the blocks (multi-worker training).
       drop_remainder: drop the last, short batch of every epoch.
     """
     _check_parameters(architecture, window, sample, batch_size, num_shards, shard_index)
     tokenizer = tokenizer or vocab.tokenizer
+    phrases = vocab.phrases if phrases is None else phrases
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0] & 0x7FFFFFFF)
     keep_probability = tf.constant(vocab.keep_probabilities(sample))
@@ -101,6 +106,8 @@ def examples_dataset(
 
     def to_ids(lines: tf.Tensor) -> dict[str, tf.Tensor]:
         tokens = tokenizer(lines)
+        if phrases is not None:
+            tokens = phrases.join(tokens)
         ids = tf.ragged.map_flat_values(table.lookup, tokens)
         ids = tf.ragged.boolean_mask(ids, ids >= 0)
         return {

@@ -296,7 +296,8 @@ class Word2Vec(keras.Model):
         return np.asarray(keras.ops.convert_to_numpy(self.input_embeddings))
 
     def word_vectors(self) -> WordVectors:
-        return WordVectors(self.vocabulary.tokens, self.embeddings, self.vocabulary.tokenizer)
+        vocab = self.vocabulary
+        return WordVectors(vocab.tokens, self.embeddings, vocab.tokenizer, vocab.phrases)
 
     def most_similar(self, word: str, k: int = 10) -> list[tuple[str, float]]:
         """The ``k`` nearest words by cosine, the query excluded, as ``(word, cosine)`` pairs."""

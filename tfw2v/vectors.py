@@ -6,6 +6,7 @@ from typing import Iterable, Protocol, Sequence
 
 import numpy as np
 
+from tfw2v.phrases import Phrases
 from tfw2v.tokenize import Tokenizer
 
 
@@ -19,16 +20,24 @@ class WordVectors:
     """A ``[V, D]`` float32 matrix whose row ``i`` is the vector of ``tokens[i]``.
 
     ``tokens`` are expected in descending frequency order (as word2vec.c writes them), which is what
-    ``restrict_vocab`` in evaluation relies on.
+    ``restrict_vocab`` in evaluation relies on. ``tokenizer`` and ``phrases`` (``None``: none) turn text into
+    these tokens; the SavedModel export applies both in its graph.
     """
 
-    def __init__(self, tokens: Sequence[str], vectors: np.ndarray, tokenizer: Tokenizer | None = None):
+    def __init__(
+        self,
+        tokens: Sequence[str],
+        vectors: np.ndarray,
+        tokenizer: Tokenizer | None = None,
+        phrases: Phrases | None = None,
+    ):
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[0] != len(tokens):
             raise ValueError(f"vectors must be [len(tokens)={len(tokens)}, D], got shape {vectors.shape}")
         self.tokens = list(tokens)
         self.vectors = vectors
         self.tokenizer = tokenizer or Tokenizer()
+        self.phrases = phrases
         self._index = {t: i for i, t in enumerate(self.tokens)}
         if len(self._index) != len(self.tokens):
             raise ValueError("tokens must be unique")

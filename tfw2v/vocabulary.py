@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfw2v import corpus
+from tfw2v.phrases import Phrases
 from tfw2v.tokenize import Tokenizer
 
 COUNT_BATCH_LINES = 1024
@@ -26,6 +27,8 @@ class Vocabulary:
       corpus_words: every token the corpus held when the vocabulary was built, including those that
         fell below ``min_count`` (the unit of training progress and of words/s).
       tokenizer: the :class:`Tokenizer` the counts were made with; pipelines reuse it.
+      phrases: the :class:`~tfw2v.phrases.Phrases` joined before counting (``None``: no phrases); pipelines,
+        the model and its exports reuse it.
     """
 
     def __init__(
@@ -35,6 +38,7 @@ class Vocabulary:
         *,
         corpus_words: int | None = None,
         tokenizer: Tokenizer | None = None,
+        phrases: Phrases | None = None,
     ):
         counts = np.asarray(counts, dtype=np.int64)
         if len(tokens) != len(counts):
@@ -51,7 +55,8 @@ class Vocabulary:
         if len(self._index) != len(self.tokens):
             raise ValueError("tokens must be unique")
         self.corpus_words = int(corpus_words if corpus_words is not None else counts.sum())
-        self.tokenizer = tokenizer or Tokenizer()
+        self.tokenizer = _tokenizer_with(phrases, tokenizer)
+        self.phrases = phrases
         self._table: tf.lookup.StaticHashTable | None = None
 
     # ---- construction -------------------------------------------------------------------------
@@ -63,18 +68,23 @@ class Vocabulary:
         min_count: int = 5,
         max_size: int | None = None,
         tokenizer: Tokenizer | None = None,
+        phrases: Phrases | None = None,
     ) -> "Vocabulary":
         """Count every token of ``sources`` in one streaming pass (TensorFlow hash table), keep those with
-        ``count >= min_count``, sort, and cut to the ``max_size`` most frequent."""
+        ``count >= min_count``, sort, and cut to the ``max_size`` most frequent.
+
+        With ``phrases``, tokens are counted after its phrases are joined (``new_york``), and the tokenizer
+        defaults to the one the phrases were detected with.
+        """
         if min_count < 1:
             raise ValueError(f"min_count={min_count}: must be >= 1")
         if max_size is not None and max_size < 1:
             raise ValueError(f"max_size={max_size}: must be >= 1 or None")
-        tokenizer = tokenizer or Tokenizer()
+        tokenizer = _tokenizer_with(phrases, tokenizer)
         if not isinstance(sources, tf.data.Dataset) and not isinstance(sources, (str, os.PathLike)):
             sources = list(sources)
         name = corpus.describe(sources)
-        keys, values, repaired = _count_tokens(corpus.line_chunks(sources, COUNT_BATCH_LINES), tokenizer)
+        keys, values, repaired = _count_tokens(corpus.line_chunks(sources, COUNT_BATCH_LINES), tokenizer, phrases)
         if repaired:
             warnings.warn(f"{name}: {repaired} line(s) had invalid UTF-8, replaced with U+FFFD", stacklevel=2)
         corpus_words = int(values.sum())
@@ -92,7 +102,7 @@ class Vocabulary:
         if max_size is not None:
             order = order[:max_size]
         tokens = [k.decode("utf-8") for k in keys[order]]
-        vocab = cls(tokens, values[order], corpus_words=corpus_words, tokenizer=tokenizer)
+        vocab = cls(tokens, values[order], corpus_words=corpus_words, tokenizer=tokenizer, phrases=phrases)
         vocab.invalid_utf8_lines = repaired
         return vocab
 
@@ -107,7 +117,12 @@ class Vocabulary:
 
     @classmethod
     def load(
-        cls, path: corpus.Source, *, corpus_words: int | None = None, tokenizer: Tokenizer | None = None
+        cls,
+        path: corpus.Source,
+        *,
+        corpus_words: int | None = None,
+        tokenizer: Tokenizer | None = None,
+        phrases: Phrases | None = None,
     ) -> "Vocabulary":
         """Read a ``word count`` file (word2vec.c ``-save-vocab``, or :meth:`save`).
 
@@ -150,7 +165,7 @@ class Vocabulary:
             seen.add(token)
         tokens = [token for _, token, _ in entries]
         counts = [count for _, _, count in entries]
-        return cls(tokens, counts, corpus_words=corpus_words, tokenizer=tokenizer)
+        return cls(tokens, counts, corpus_words=corpus_words, tokenizer=tokenizer, phrases=phrases)
 
     # ---- lookups -------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -211,15 +226,31 @@ class Vocabulary:
         return f"Vocabulary({len(self)} tokens [{head}, ...], {self.corpus_words} corpus words)"
 
 
-def _count_tokens(chunks: tf.data.Dataset, tokenizer: Tokenizer) -> tuple[np.ndarray, np.ndarray, int]:
-    """Stream the ``[n]``-line ``chunks`` once and count tokens in a TensorFlow hash table.
+def _tokenizer_with(phrases: Phrases | None, tokenizer: Tokenizer | None) -> Tokenizer:
+    """The tokenizer to use with ``phrases``: theirs by default; another one is refused (it would change
+    the words the phrases were detected on)."""
+    if phrases is None:
+        return tokenizer or Tokenizer()
+    if tokenizer is not None and tokenizer != phrases.tokenizer:
+        raise ValueError(f"tokenizer={tokenizer} differs from the tokenizer the phrases were detected with "
+                         f"({phrases.tokenizer}); leave tokenizer out to use theirs")
+    return phrases.tokenizer
+
+
+def _count_tokens(
+    chunks: tf.data.Dataset, tokenizer: Tokenizer, phrases: Phrases | None
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Stream the ``[n]``-line ``chunks`` once and count tokens (phrases joined) in a TensorFlow hash table.
 
     Returns the distinct tokens (bytes), their counts (int64) and how many lines had invalid UTF-8.
     """
     table = tf.lookup.experimental.MutableHashTable(tf.string, tf.int64, default_value=0)
-    batches = chunks.map(
-        tokenizer.tokenize_with_repairs, num_parallel_calls=tf.data.AUTOTUNE
-    ).prefetch(2)
+
+    def tokenize(lines: tf.Tensor) -> tuple[tf.RaggedTensor, tf.Tensor]:
+        tokens, repaired = tokenizer.tokenize_with_repairs(lines)
+        return (tokens if phrases is None else phrases.join(tokens)), repaired
+
+    batches = chunks.map(tokenize, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
 
     @tf.function
     def count_all() -> tf.Tensor:

@@ -6,6 +6,7 @@ Layout (what TF Serving's file-system source watches)::
                         variables/
                         assets/vocabulary.txt        one token per line, line i = row i
                         assets.extra/README          what the artifact holds and how to load it
+                        assets.extra/phrases.txt     the phrase table the graph joins (trained with phrases)
 
 The signatures and the Hub interface are described in :mod:`tfw2v.export.serving_module` and in
 ``export/README.md`` at the repository root.
@@ -27,6 +28,7 @@ from tfw2v.export.serving_module import DEFAULT_K, EmbeddingModule, serving_sign
 from tfw2v.vectors import HasWordVectors, WordVectors, as_word_vectors
 
 VOCABULARY_FILE = "vocabulary.txt"
+PHRASES_FILE = "phrases.txt"
 _VERSION = re.compile(r"[0-9]+")
 
 TENSORFLOW_TEXT_NOTICE = (
@@ -79,6 +81,8 @@ def saved_model(
         readme = staging / "assets.extra" / "README"
         readme.parent.mkdir()
         readme.write_text(_readme(vectors, num_oov_buckets), encoding="utf-8", newline="\n")
+        if vectors.phrases is not None:
+            vectors.phrases.save(readme.parent / PHRASES_FILE)
     if vectors.tokenizer.uses_tensorflow_text:
         warnings.warn(f"{target}: {TENSORFLOW_TEXT_NOTICE}", UserWarning, stacklevel=2)
     return target
@@ -114,9 +118,14 @@ def _readme(vectors: WordVectors, num_oov_buckets: int) -> str:
     """The artifact's ``assets.extra/README``: shape, tokenizer, what loading needs, signatures."""
     tokenizer = vectors.tokenizer
     loading = TENSORFLOW_TEXT_NOTICE if tokenizer.uses_tensorflow_text else "core TensorFlow ops only"
+    phrases = vectors.phrases
+    joined = "none" if phrases is None else (
+        f"{len(phrases)} in {len(phrases.passes)} pass(es), joined in the graph after tokenizing "
+        f"(\"new york\" -> \"new{phrases.delimiter}york\"); the table is assets.extra/{PHRASES_FILE}"
+    )
     return (
         "tfw2v word vectors: a TF Serving SavedModel and a TF Hub text-embedding module\n\n"
         f"vocabulary: {len(vectors)} tokens in assets/{VOCABULARY_FILE} (line i = row i)\n"
         f"dim: {vectors.dim}\nOOV buckets: {num_oov_buckets}\ntokenizer: {tokenizer.get_config()}\n"
-        f"loading: {loading}\n\n{SIGNATURES}"
+        f"phrases: {joined}\nloading: {loading}\n\n{SIGNATURES}"
     )

@@ -7,6 +7,9 @@ table through the Hub interface moves every signature with it. Tokens are looked
 ``tf.lookup.StaticVocabularyTable`` fed from the vocabulary asset file; a token that is not in the vocabulary
 goes to row ``V + fingerprint64(token) mod B`` (``StringToHashBucketFast``).
 
+When the vectors were trained with phrases, the graph joins them (``new york`` → ``new_york``, core ops, see
+:mod:`tfw2v.phrase_join`) after tokenizing and before the lookup, in every signature.
+
 Sentence vectors use the ``sqrtn`` combiner over the sentence's tokens ``t_1 … t_n`` (OOV tokens included)::
 
     s = (v(t_1) + … + v(t_n)) / sqrt(n),        s = 0 when n = 0.
@@ -41,6 +44,7 @@ class EmbeddingModule(tf.train.Checkpoint):
         if num_oov_buckets < 1:
             raise ValueError(f"num_oov_buckets must be >= 1, got {num_oov_buckets}")
         self._tokenizer: Tokenizer = vectors.tokenizer
+        self._phrases = None if vectors.phrases is None else vectors.phrases.joiner()
         self._vocabulary_size = len(vectors)
         self._ids = tf.lookup.StaticVocabularyTable(
             tf.lookup.TextFileInitializer(
@@ -77,10 +81,15 @@ class EmbeddingModule(tf.train.Checkpoint):
 
     def sentence_vectors(self, sentences: tf.Tensor) -> tf.Tensor:
         """``s = Σ_i v(t_i) / sqrt(n)`` over the ``n`` tokens of each sentence; zeros for an empty one."""
-        ids = tf.ragged.map_flat_values(self._ids.lookup, self._tokenizer(sentences))
+        ids = tf.ragged.map_flat_values(self._ids.lookup, self._tokens_of(sentences))
         sums = tf.reduce_sum(tf.gather(self.embeddings, ids), axis=1)
         n = tf.cast(ids.row_lengths(), tf.float32)
         return tf.ensure_shape(sums * tf.math.rsqrt(tf.maximum(n, 1.0))[:, tf.newaxis], [None, self.dim])
+
+    def _tokens_of(self, sentences: tf.Tensor) -> tf.RaggedTensor:
+        """Tokens ``[N, (t)]`` of sentences: tokenized, then phrases joined."""
+        tokens = self._tokenizer(sentences)
+        return tokens if self._phrases is None else self._phrases(tokens)
 
     @property
     def dim(self) -> int:
@@ -90,8 +99,12 @@ class EmbeddingModule(tf.train.Checkpoint):
         """Row ids of single tokens (``>= V`` for an OOV bucket).
 
         Tokens get the tokenizer's character normalization (UTF-8 repair, case and Unicode options), as
-        training text does, but are not split.
+        training text does, but are not split. With phrases, a query of several words names the token they
+        join to: ``"new york"`` → ``new_york``.
         """
+        if self._phrases is not None:
+            words = self._tokens_of(tokens)
+            return self._ids.lookup(tf.strings.reduce_join(words, axis=1, separator=self._phrases.delimiter))
         clean, _ = self._tokenizer.clean(tokens)
         return self._ids.lookup(self._tokenizer.normalize(clean))
 
