@@ -255,3 +255,55 @@ def test_error_corrupt_run_directory(trained, tmp_path):
     # A garbled recipe.
     (broken / "recipe.toml").write_text("[model\n")
     _expect_user_error(run_cli("evaluate", broken), "corrupt run directory", "recipe.toml")
+
+
+# ---- phrases ----------------------------------------------------------------------------------------------
+ONE_EPOCH = ["--epochs", "1", "--dim", "16", "--batch-size", "256", "--seed", "7", "--lowercase", "--probe",
+             "new_york", "--export", "saved_model", "--analogies", "none", "--similarity", "none"]
+
+
+def test_train_with_phrases_keeps_them_in_the_run(tmp_path, lee_path):
+    run = tmp_path / "run"
+    result = run_cli("train", lee_path, *ONE_EPOCH, "--phrases", "1", "--out", run, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "new_york" in [line.split()[0] for line in (run / "vocab.txt").read_text().splitlines()]
+    assert re.search(r"^phrases: .*joined in the graph", (run / "export/saved_model/1/assets.extra/README")
+                     .read_text(), re.M)
+    table = (run / "phrases.txt").read_text()
+    assert re.search(r"^new york \d+ \d+ \d+ ", table, re.M)
+    recipe = (run / "recipe.toml").read_text()
+    assert "[phrases]\npasses = 1\nthreshold = 100.0\n" in recipe
+    near = run_cli("neighbors", run, "new_york", "-k", "3")  # the run reloads with its phrases
+    assert near.returncode == 0 and near.stdout.startswith("new_york:"), near.stderr
+
+
+def test_phrases_command_writes_a_table_that_train_joins(tmp_path, lee_path):
+    table = tmp_path / "phrases.txt"
+    result = run_cli("phrases", lee_path, "--lowercase", "--passes", "2", "--out", table)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^pass 1: [\d,]+ phrases in 59,890 words; most frequent: ", result.stdout, re.M)
+    assert "[pass 2]" in table.read_text()
+    again = run_cli("phrases", lee_path, "--out", table)  # never overwrites without --force
+    _expect_user_error(again, f"{table}: exists; use --force")
+    run = tmp_path / "run"
+    trained = run_cli("train", lee_path, *ONE_EPOCH, "--phrases-file", table, "--out", run)
+    assert trained.returncode == 0, trained.stderr
+    assert (run / "phrases.txt").read_text() == table.read_text()
+    assert "new_york" in (run / "vocab.txt").read_text().split()
+
+
+@pytest.mark.parametrize(
+    "options, fragments",
+    [
+        (["--phrases-file", "{tmp}/missing.txt"], ["missing.txt: no such phrases file"]),
+        (["--phrases-file", "{tmp}/malformed.txt"], ["malformed.txt:1: not a tfw2v phrases file"]),
+        (["--phrases", "1", "--phrase-threshold", "-2"], ["--phrase-threshold must be >= 0"]),
+        (["--phrases", "1", "--phrase-scoring", "npmi", "--phrase-threshold", "1"], ["phrases.threshold", "< 1"]),
+    ],
+)
+def test_error_bad_phrases_options_leave_nothing_behind(tmp_path, lee_path, options, fragments):
+    (tmp_path / "malformed.txt").write_text("new york 12\n")
+    run = tmp_path / "run"
+    result = run_cli("train", lee_path, *[o.replace("{tmp}", str(tmp_path)) for o in options], "--out", run)
+    _expect_user_error(result, *fragments)
+    assert not run.exists()

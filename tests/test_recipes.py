@@ -194,3 +194,19 @@ def test_fused_on_with_what_the_kernel_cannot_train_is_refused(override, named):
     with pytest.raises(recipes.RecipeError, match=named):
         recipes.resolve({"training": {"fused": "on"}}, override)
     recipes.resolve({"training": {"fused": "auto"}}, override)  # auto falls back instead
+
+
+def test_the_recipe_knows_the_phrase_options_the_library_knows():
+    from tfw2v import phrases
+
+    assert recipes.PHRASE_SCORINGS == phrases.SCORINGS
+    assert recipes.DEFAULT_PHRASE_THRESHOLD == phrases.DEFAULT_THRESHOLD
+    assert recipes.BY_NAME["phrases.max_entries"].default == phrases.DEFAULT_MAX_ENTRIES
+
+
+def test_phrase_options_resolve_and_clash():
+    assert recipes.resolve({"phrases": {"scoring": "npmi"}})["phrases"]["threshold"] == 0.5
+    assert recipes.resolve()["phrases"] == {"passes": 0, "threshold": 100.0, "min_count": 5, "scoring": "word2vec",
+                                            "max_entries": 20_000_000, "file": None}
+    with pytest.raises(recipes.RecipeError, match="exclude each other"):
+        recipes.resolve({"phrases": {"passes": 1, "file": "/tmp/phrases.txt"}})

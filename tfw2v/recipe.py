@@ -7,6 +7,7 @@ recipe (``recipe.toml``: every key written out, paths made absolute, ``alpha`` f
 
     [corpus]      paths, min_count, max_size
     [tokenizer]   lowercase, normalization, case_fold, unicode_script
+    [phrases]     passes, threshold, min_count, scoring, max_entries, file
     [model]       architecture, dim, loss, negatives, noise, noise_exponent, share_negatives, cbow_mean
     [training]    epochs, window, sample, batch_size, alpha, seed, steps_per_execution, jit_compile, fused,
                   checkpoint_every, log_every
@@ -45,6 +46,8 @@ EXPORT_FORMATS = ("saved_model", "word2vec", "word2vec-binary", "projector")
 DEFAULT_ALPHA = {"skipgram": 0.025, "cbow": 0.05}
 FUSED_CHOICES = {"auto": "auto", "on": True, "off": False}  # training.fused → Word2Vec(fused=...)
 FUSED_LOSSES = ("ns", "nce", "ds", "hs")  # the fused kernel's objectives (tfw2v.kernels.OBJECTIVES)
+PHRASE_SCORINGS = ("word2vec", "npmi")  # tfw2v.phrases.SCORINGS
+DEFAULT_PHRASE_THRESHOLD = {"word2vec": 100.0, "npmi": 0.5}  # tfw2v.phrases.DEFAULT_THRESHOLD
 
 
 class RecipeError(ValueError):
@@ -88,6 +91,18 @@ OPTIONS: tuple[Option, ...] = (
            choices=("NFC", "NFKC", "NFD", "NFKD"), nullable=True),
     Option("tokenizer", "case_fold", "bool", False, "full Unicode case folding (needs tensorflow-text)"),
     Option("tokenizer", "unicode_script", "bool", False, "also split at Unicode script changes (tensorflow-text)"),
+    # [phrases]
+    Option("phrases", "passes", "int", 0, "word2phrase passes that join collocations (new york -> new_york) before "
+           "counting words; 0: no phrases, 2: phrases of up to 4 words", minimum=0),
+    Option("phrases", "threshold", "float", None, "a pair joins when its score exceeds this (default 100 for "
+           "word2vec scoring, 0.5 for npmi)", nullable=True, minimum=0),
+    Option("phrases", "min_count", "int", 5, "words and pairs seen fewer times never join", minimum=1),
+    Option("phrases", "scoring", "str", "word2vec", "phrase score: word2phrase's or normalized PMI",
+           choices=PHRASE_SCORINGS),
+    Option("phrases", "max_entries", "int", 20_000_000, "counting bound: rare entries are pruned beyond it",
+           minimum=1),
+    Option("phrases", "file", "str", None, "a phrase table from 'tfw2v phrases' to join instead of detecting",
+           nullable=True, path=True),
     # [model]
     Option("model", "architecture", "str", "skipgram", "skip-gram or CBOW", choices=("skipgram", "cbow")),
     Option("model", "dim", "int", 100, "embedding size", minimum=1),
@@ -355,7 +370,26 @@ def resolve(*layers: Mapping[str, Mapping[str, Any]]) -> Recipe:
     if values["training"]["alpha"] is None:
         values["training"]["alpha"] = DEFAULT_ALPHA[values["model"]["architecture"]]
     _check_fused(values)
+    _check_phrases(values["phrases"])
     return Recipe(values)
+
+
+def _check_phrases(phrases: dict[str, Any]) -> None:
+    """Fill in the scoring's default threshold; refuse a detection and a table file at once, or an npmi
+    threshold that no score can exceed."""
+    if phrases["threshold"] is None:
+        phrases["threshold"] = DEFAULT_PHRASE_THRESHOLD[phrases["scoring"]]
+    if phrases["scoring"] == "npmi" and not phrases["threshold"] < 1:
+        raise RecipeError(f"phrases.threshold = {phrases['threshold']:g} (--phrase-threshold): npmi scores lie in "
+                          "[-1, 1], so the threshold must be < 1")
+    if phrases["file"] and phrases["passes"]:
+        raise RecipeError("phrases.file (--phrases-file) and phrases.passes (--phrases) exclude each other: "
+                          "join the table in the file, or detect phrases anew")
+
+
+def uses_phrases(recipe: "Recipe") -> bool:
+    """Whether training joins phrases (detected by the run, or read from a table file)."""
+    return bool(recipe["phrases"]["passes"] or recipe["phrases"]["file"])
 
 
 def _check_fused(values: Mapping[str, Mapping[str, Any]]) -> None:

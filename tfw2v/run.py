@@ -2,6 +2,7 @@
 
     RUN/recipe.toml        the fully resolved recipe (``tfw2v train --recipe RUN/recipe.toml`` reproduces it)
     RUN/run.json           status: "training" or "complete", corpus words, vocabulary size, epochs done, speed
+    RUN/phrases.txt        the phrase table joined before counting (only with ``[phrases]``; :mod:`tfw2v.phrase_file`)
     RUN/vocab.txt          the vocabulary, ``word count`` per line (word2vec.c ``-save-vocab`` format)
     RUN/checkpoints/       ``tf.train.CheckpointManager`` checkpoints (see :mod:`tfw2v.checkpointing`)
     RUN/logs/              TensorBoard: epoch scalars (``keras.callbacks.TensorBoard``, in ``train/``), step
@@ -34,6 +35,7 @@ RUN_FORMAT = 1
 RECIPE_FILE = "recipe.toml"
 STATUS_FILE = "run.json"
 VOCAB_FILE = "vocab.txt"
+PHRASES_FILE = "phrases.txt"
 CHECKPOINT_DIR = "checkpoints"
 LOG_DIR = "logs"
 PROGRESS_FILE = "progress.jsonl"
@@ -75,6 +77,7 @@ class RunDirectory:
     recipe_file = property(lambda self: self.path / RECIPE_FILE)
     status_file = property(lambda self: self.path / STATUS_FILE)
     vocab_file = property(lambda self: self.path / VOCAB_FILE)
+    phrases_file = property(lambda self: self.path / PHRASES_FILE)
     checkpoints = property(lambda self: self.path / CHECKPOINT_DIR)
     logs = property(lambda self: self.path / LOG_DIR)
     progress_file = property(lambda self: self.path / PROGRESS_FILE)
@@ -215,9 +218,25 @@ def make_dataset(recipe: Recipe, files: list[str], vocab, seed: int):
 def load_vocab(run: RunDirectory, recipe: Recipe, corpus_words: int | None):
     from tfw2v.vocabulary import Vocabulary
 
+    phrases = load_phrases(run, recipe)
     try:
-        return Vocabulary.load(run.vocab_file, corpus_words=corpus_words, tokenizer=tokenizer_of(recipe))
+        return Vocabulary.load(run.vocab_file, corpus_words=corpus_words, tokenizer=tokenizer_of(recipe),
+                               phrases=phrases)
     except (ValueError, OSError) as e:
+        raise RunError(f"corrupt run directory: {e}") from None
+
+
+def load_phrases(run: RunDirectory, recipe: Recipe):
+    """The run's phrase table (``None`` when its recipe joins no phrases)."""
+    from tfw2v.phrases import Phrases
+
+    if not recipes.uses_phrases(recipe):
+        return None
+    if not run.phrases_file.is_file():
+        raise RunError(f"corrupt run directory: {run.phrases_file} is missing, but the recipe joins phrases")
+    try:
+        return Phrases.load(run.phrases_file)
+    except ValueError as e:
         raise RunError(f"corrupt run directory: {e}") from None
 
 

@@ -1,4 +1,4 @@
-"""The ``tfw2v`` command: ``train``, ``study``, ``export``, ``evaluate``, ``neighbors``.
+"""The ``tfw2v`` command: ``train``, ``study``, ``export``, ``evaluate``, ``neighbors``, ``phrases``.
 
     tfw2v train                                   # the default main job on the bundled corpus
     tfw2v train corpus.txt --dim 200 --loss hs --out runs/mine
@@ -7,6 +7,7 @@
     tfw2v export runs/text8 --format all --to serving/
     tfw2v evaluate runs/text8            tfw2v neighbors runs/text8 king queen -k 5
     tfw2v study pipelines/loss-study.toml --out studies/losses
+    tfw2v phrases corpus.txt --out phrases.txt --passes 2    # then: tfw2v train corpus.txt --phrases-file phrases.txt
 
 Errors the user can fix end with one line on stderr and exit code 2; a run stopped by SIGINT/SIGTERM saves a
 checkpoint, says so in one line and exits with 128 + the signal number (130, 143).
@@ -68,7 +69,9 @@ def user_error_message(error: BaseException) -> str | None:
     from tfw2v.recipe import RecipeError
     from tfw2v.run import RunError
 
-    if isinstance(error, (RecipeError, RunError, CorpusError)):
+    phrases = sys.modules.get("tfw2v.phrases")  # a PhrasesError implies the (TensorFlow-importing) module loaded
+    user_errors = (RecipeError, RunError, CorpusError) + ((phrases.PhrasesError,) if phrases else ())
+    if isinstance(error, user_errors):
         return " ".join(str(error).split("\n"))
     if isinstance(error, (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError,
                           FileExistsError)):

@@ -154,6 +154,31 @@ def neighbors(args: argparse.Namespace) -> int:
     return 0
 
 
+def phrases(args: argparse.Namespace) -> int:
+    from tfw2v import corpus
+    from tfw2v.phrases import Phrases, describe_progress
+
+    reporter = report.Reporter()
+    out = Path(args.out)
+    if out.is_dir():
+        raise runs.RunError(f"{out}: is a directory; --out names the phrase table file")
+    if out.exists() and not args.force:
+        raise runs.RunError(f"{out}: exists; use --force to replace it")
+    files = corpus.resolve_files(args.sources)
+    tokenizer = runs.tokenizer_of(recipes.resolve(command_line_layer(args)))
+    found = Phrases.build(files, passes=args.passes, threshold=args.threshold, min_count=args.min_count,
+                          scoring=args.scoring, max_entries=args.max_entries, tokenizer=tokenizer,
+                          progress=describe_progress(10.0, reporter.say))
+    found.save(out)
+    for number, one in enumerate(found.passes, 1):
+        frequent = sorted(one.phrases, key=lambda p: -p.count)[:8]
+        shown = ", ".join(f"{p.left}{found.delimiter}{p.right} ({p.count})" for p in frequent)
+        reporter.say(f"pass {number}: {len(one.phrases):,} phrases in {one.corpus_words:,} words"
+                     f"{'; most frequent: ' + shown if shown else ''}")
+    reporter.say(f"wrote {out}")
+    return 0
+
+
 def _with_input_errors(action):
     """Evaluation files with bad content (a malformed line, not UTF-8) are the user's to fix."""
     try:
@@ -172,4 +197,5 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-HANDLERS = {"train": train, "study": study, "export": export, "evaluate": evaluate, "neighbors": neighbors}
+HANDLERS = {"train": train, "study": study, "export": export, "evaluate": evaluate, "neighbors": neighbors,
+            "phrases": phrases}

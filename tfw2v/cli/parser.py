@@ -22,6 +22,12 @@ FLAGS = {
     "evaluation.neighbors": "--neighbors",
     "evaluation.every": "--evaluate-every",
     "export.formats": "--export",
+    "phrases.passes": "--phrases",
+    "phrases.threshold": "--phrase-threshold",
+    "phrases.min_count": "--phrase-min-count",
+    "phrases.scoring": "--phrase-scoring",
+    "phrases.max_entries": "--phrase-max-entries",
+    "phrases.file": "--phrases-file",
 }
 
 
@@ -44,10 +50,12 @@ def _list_of(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def add_recipe_options(parser: argparse.ArgumentParser) -> None:
-    """One option per recipe key, grouped by recipe section."""
+def add_recipe_options(parser: argparse.ArgumentParser, sections: tuple[str, ...] | None = None) -> None:
+    """One option per recipe key, grouped by recipe section (only ``sections``' keys when given)."""
     groups: dict[str, argparse._ArgumentGroup] = {}
     for option in OPTIONS:
+        if sections is not None and option.section not in sections:
+            continue
         if option.section not in groups:
             groups[option.section] = parser.add_argument_group(f"[{option.section}] options (override the recipe)")
         group = groups[option.section]
@@ -162,6 +170,26 @@ def build() -> Parser:
                           help="word-pair file; repeat for more ('none' to skip)")
     evaluate.add_argument("--restrict-vocab", type=int, metavar="N", help="analogies: most frequent words searched")
     evaluate.add_argument("--json", action="store_true", help="print the full results as JSON")
+
+    phrases = commands.add_parser(
+        "phrases", help="detect phrases (word2phrase) and write a phrase table",
+        description="Detect collocations (new york -> new_york) with word2vec.c's word2phrase score, or "
+                    "normalized PMI, and write them to a plain-text phrase table that 'tfw2v train "
+                    "--phrases-file FILE' joins. --passes 2 finds phrases of up to four words.",
+    )
+    phrases.add_argument("sources", nargs="+", metavar="SOURCES", help="corpus files or globs (.gz ok)")
+    phrases.add_argument("--out", required=True, metavar="FILE", help="the phrase table to write")
+    phrases.add_argument("--passes", type=int, default=1, metavar="N", help="detection passes (default: 1)")
+    phrases.add_argument("--threshold", type=float, metavar="X",
+                         help="join pairs scoring above this (default: 100 word2vec, 0.5 npmi)")
+    phrases.add_argument("--min-count", type=int, default=5, metavar="N",
+                         help="words and pairs seen fewer times never join (default: 5)")
+    phrases.add_argument("--scoring", choices=("word2vec", "npmi"), default="word2vec",
+                         help="word2phrase's score or normalized PMI (default: word2vec)")
+    phrases.add_argument("--max-entries", type=int, default=20_000_000, metavar="N",
+                         help="counting bound: rare entries are pruned beyond it (default: 20000000)")
+    phrases.add_argument("--force", action="store_true", help="replace an existing FILE")
+    add_recipe_options(phrases, sections=("tokenizer",))
 
     neighbors = commands.add_parser("neighbors", help="nearest neighbours of words",
                                     description="The nearest words by cosine similarity.")

@@ -32,6 +32,7 @@ from tfw2v.run import (
     build_model,
     corpus_files,
     estimated_steps,
+    load_phrases,
     load_vocab,
     make_dataset,
     tokenizer_of,
@@ -89,7 +90,8 @@ def train(
             f"or 'tfw2v export {run.path} --to DIR'")
         return status
 
-    files = corpus_files(recipe)  # checks the corpus before anything is written
+    files = corpus_files(recipe)  # checks the corpus (and a phrase table file) before anything is written
+    table = None if run.phrases_file.exists() else _phrase_table_file(recipe)
     for name in ([recipe["evaluation"]["analogies"]] if recipe["evaluation"]["analogies"] else []) + list(
         recipe["evaluation"]["similarity"]
     ):
@@ -107,7 +109,7 @@ def train(
 
     signals = StopSignals()
     with signals.installed():
-        vocab = _vocabulary(run, recipe, files, say)
+        vocab = _vocabulary(run, recipe, files, table, say)
         t = recipe["training"]
         model = build_model(recipe, vocab)
         try:
@@ -193,7 +195,7 @@ def train(
         return status
 
 
-def _vocabulary(run: RunDirectory, recipe: Recipe, files: list[str], say: Callable[[str], None]):
+def _vocabulary(run: RunDirectory, recipe: Recipe, files: list[str], table, say: Callable[[str], None]):
     from tfw2v.vocabulary import Vocabulary
 
     status = run.read_status()
@@ -206,16 +208,64 @@ def _vocabulary(run: RunDirectory, recipe: Recipe, files: list[str], say: Callab
     if any(run.checkpoints.glob("*")):
         raise RunError(f"corrupt run directory: {run.vocab_file} is missing but checkpoints exist")
     c = recipe["corpus"]
+    phrases = _phrases(run, recipe, files, table, say)
     say(f"counting words in {', '.join(files[:3])}{' …' if len(files) > 3 else ''}")
     try:
         vocab = Vocabulary.build(files, min_count=c["min_count"], max_size=c["max_size"],
-                                 tokenizer=tokenizer_of(recipe))
+                                 tokenizer=tokenizer_of(recipe), phrases=phrases)
     except ValueError as e:  # CorpusError included: empty corpus, no word frequent enough, unreadable file
         raise RunError(str(e)) from None
     run.write_status(corpus_words=vocab.corpus_words, vocab_size=len(vocab))  # before vocab.txt marks it done
     vocab.save(run.vocab_file)
     say(f"vocabulary: {len(vocab):,} words with count >= {c['min_count']}, corpus {vocab.corpus_words:,} words")
     return vocab
+
+
+def _phrase_table_file(recipe: Recipe):
+    """The phrase table ``[phrases] file`` names (``None`` when there is none), checked against the recipe."""
+    from tfw2v.phrases import Phrases, PhrasesError
+
+    path = recipe["phrases"]["file"]
+    if not path:
+        return None
+    try:
+        table = Phrases.load(path)
+    except PhrasesError as e:
+        raise RunError(str(e)) from None
+    if table.tokenizer != tokenizer_of(recipe):
+        raise RunError(f"{path}: its phrases were detected with tokenizer {table.tokenizer.get_config()}, but the "
+                       f"recipe's [tokenizer] is {recipe['tokenizer']}; make them agree")
+    return table
+
+
+def _phrases(run: RunDirectory, recipe: Recipe, files: list[str], table, say: Callable[[str], None]):
+    """The run's phrase table: kept from an earlier attempt, the ``[phrases] file`` table (``table``), or
+    detected now; written to ``RUN/phrases.txt`` before the vocabulary is counted with it."""
+    from tfw2v.phrases import Phrases, PhrasesError, describe_progress
+
+    p = recipe["phrases"]
+    if not recipes.uses_phrases(recipe):
+        return None
+    if run.phrases_file.exists():
+        phrases = load_phrases(run, recipe)
+        say(f"phrases: {len(phrases):,} (from {run.phrases_file.name})")
+        return phrases
+    if table is not None:
+        phrases = table
+        say(f"phrases: {len(phrases):,} from {p['file']}")
+    else:
+        say(f"detecting phrases in {p['passes']} pass(es) ({p['scoring']} score > {p['threshold']:g}, "
+            f"min_count {p['min_count']})")
+        try:
+            phrases = Phrases.build(files, passes=p["passes"], threshold=p["threshold"], min_count=p["min_count"],
+                                    scoring=p["scoring"], max_entries=p["max_entries"],
+                                    tokenizer=tokenizer_of(recipe), progress=describe_progress(10.0, say))
+        except PhrasesError as e:
+            raise RunError(str(e)) from None
+        for number, found in enumerate(phrases.passes, 1):
+            say(f"  pass {number}: {len(found.phrases):,} phrases in {found.corpus_words:,} words")
+    phrases.save(run.phrases_file)
+    return phrases
 
 
 def _saved(run: RunDirectory, model, epoch: int, step: int) -> None:
