@@ -1,6 +1,7 @@
-"""Pipeline-only throughput on the 17M-word corpus: corpus words/s and examples/s, skip-gram and CBOW.
+"""Pipeline-only throughput on the 17M-word corpus: corpus words/s and examples/s, skip-gram and CBOW, without
+and with phrases (word2phrase, ``--phrase-passes`` passes at threshold 200, joined in-graph before the lookup).
 
-Run: ``python benchmarks/pipeline.py [--epochs 1] [--batch-size 1024]``. The target is >= 1.5M corpus
+Run: ``python -m benchmarks.pipeline [--batch-size 1024] [--phrase-passes 2]``. The target is >= 1.5M corpus
 words/s on 2 cores, so that training is never starved by its input.
 """
 
@@ -13,6 +14,7 @@ import tensorflow as tf
 
 from benchmarks.common import corpus_path, peak_rss_mib, save
 from tfw2v import Vocabulary, data
+from tfw2v.phrases import Phrases
 
 
 def consume(dataset: tf.data.Dataset) -> tuple[float, int, float]:
@@ -36,15 +38,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--window", type=int, default=5)
+    parser.add_argument("--phrase-passes", type=int, default=2, help="0 skips the phrase measurement")
     args = parser.parse_args()
     corpus = str(corpus_path())
+    record = {"corpus": corpus, "plain": measure(corpus, args, None)}
+    if args.phrase_passes:
+        start = time.perf_counter()
+        phrases = Phrases.build(corpus, passes=args.phrase_passes, threshold=200.0)
+        seconds = time.perf_counter() - start
+        words = sum(p.corpus_words for p in phrases.passes)
+        print(f"phrases: {len(phrases)} in {args.phrase_passes} passes, {seconds:.1f} s "
+              f"({words / seconds:,.0f} words/s counted)")
+        record["phrases"] = {"passes": args.phrase_passes, "count": len(phrases), "detection_seconds": seconds,
+                             "detection_words_per_s": words / seconds, **measure(corpus, args, phrases)}
+    record["peak_rss_mib"] = peak_rss_mib()
+    print(f"peak memory {record['peak_rss_mib']:.0f} MiB; saved {save('pipeline', record)}")
 
+
+def measure(corpus: str, args: argparse.Namespace, phrases: Phrases | None) -> dict:
+    """Vocabulary time, then one pass of each architecture's pipeline."""
+    label = "with phrases" if phrases else "plain"
     start = time.perf_counter()
-    vocab = Vocabulary.build(corpus, min_count=5)
+    vocab = Vocabulary.build(corpus, min_count=5, phrases=phrases)
     vocab_seconds = time.perf_counter() - start
-    print(f"vocabulary: {len(vocab)} words, {vocab.corpus_words} corpus words, {vocab_seconds:.1f} s "
+    print(f"[{label}] vocabulary: {len(vocab)} words, {vocab.corpus_words} corpus words, {vocab_seconds:.1f} s "
           f"({vocab.corpus_words / vocab_seconds:,.0f} words/s)")
-    record = {"corpus": corpus, "vocabulary_seconds": vocab_seconds, "corpus_words": vocab.corpus_words}
+    record = {"vocabulary_seconds": vocab_seconds, "corpus_words": vocab.corpus_words}
     for architecture, make in (("skipgram", data.skipgram_dataset), ("cbow", data.cbow_dataset)):
         dataset = make(corpus, vocab, window=args.window, batch_size=args.batch_size, seed=1)
         words, examples, seconds = consume(dataset)
@@ -52,10 +71,9 @@ def main() -> None:
             "seconds": seconds, "corpus_words_per_s": words / seconds, "examples_per_s": examples / seconds,
             "examples": examples, "corpus_words": words,
         }
-        print(f"{architecture:9s} {seconds:6.1f} s  {words / seconds:>12,.0f} corpus words/s  "
+        print(f"[{label}] {architecture:9s} {seconds:6.1f} s  {words / seconds:>12,.0f} corpus words/s  "
               f"{examples / seconds:>12,.0f} examples/s")
-    record["peak_rss_mib"] = peak_rss_mib()
-    print(f"peak memory {record['peak_rss_mib']:.0f} MiB; saved {save('pipeline', record)}")
+    return record
 
 
 if __name__ == "__main__":
