@@ -277,6 +277,7 @@ def test_train_with_phrases_keeps_them_in_the_run(tmp_path, lee_path):
     assert near.returncode == 0 and near.stdout.startswith("new_york:"), near.stderr
 
 
+@pytest.mark.slow  # two more subprocesses and a training run (~40 s); --phrases 1 above covers the default path
 def test_phrases_command_writes_a_table_that_train_joins(tmp_path, lee_path):
     table = tmp_path / "phrases.txt"
     result = run_cli("phrases", lee_path, "--lowercase", "--passes", "2", "--out", table)
