@@ -108,11 +108,11 @@ def examples_dataset(
         tokens = tokenizer(lines)
         if phrases is not None:
             tokens = phrases.join(tokens)
-        ids = tf.ragged.map_flat_values(table.lookup, tokens)
-        ids = tf.ragged.boolean_mask(ids, ids >= 0)
+        ids = table.lookup(tokens.flat_values)
+        known = ids >= 0  # out-of-vocabulary tokens are dropped; each kept id keeps its sentence (row) number
         return {
-            "ids": tf.cast(ids.flat_values, tf.int32),
-            "sentence": tf.cast(ids.value_rowids(), tf.int32),
+            "ids": tf.cast(tf.boolean_mask(ids, known), tf.int32),
+            "sentence": tf.cast(tf.boolean_mask(tokens.value_rowids(), known), tf.int32),
             "words": tf.cast(tf.size(tokens.flat_values), tf.float32),
         }
 

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 REPLACEMENT_CHARACTER = 0xFFFD
 NORMALIZATIONS = ("NFC", "NFKC", "NFD", "NFKD")
+ASCII = r"[\x00-\x7f]*"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,17 +51,24 @@ class Tokenizer:
         return bool(self.normalization or self.case_fold or self.unicode_script)
 
     def clean(self, lines: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """Replace invalid UTF-8 with U+FFFD; return ``(clean_lines, number_of_lines_repaired)``."""
+        """Replace invalid UTF-8 with U+FFFD; return ``(clean_lines, number_of_lines_repaired)``.
+
+        ASCII lines are valid UTF-8 as they are, so only the other lines are transcoded: on English text this
+        skips nearly all of the transcoding, which otherwise costs as much as splitting the text.
+        """
+        ascii_lines = tf.strings.regex_full_match(lines, ASCII)
+        others = tf.where(tf.logical_not(ascii_lines))
+        text = tf.gather_nd(lines, others)
         repaired = tf.strings.unicode_transcode(
-            lines,
+            text,
             input_encoding="UTF-8",
             output_encoding="UTF-8",
             errors="replace",
             replacement_char=REPLACEMENT_CHARACTER,
             replace_control_characters=False,
         )
-        changed = tf.reduce_sum(tf.cast(tf.not_equal(repaired, lines), tf.int64))
-        return repaired, changed
+        changed = tf.reduce_sum(tf.cast(tf.not_equal(repaired, text), tf.int64))
+        return tf.tensor_scatter_nd_update(lines, others, repaired), changed
 
     def normalize(self, lines: tf.Tensor) -> tf.Tensor:
         """Apply the character-level options (normalization, case folding, lower-casing) to valid UTF-8."""
