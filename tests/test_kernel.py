@@ -68,6 +68,40 @@ def test_fused_true_names_the_condition_that_fails(vocab, loss, compile_options,
         model.compile(**compile_options)
 
 
+def test_auto_negatives_are_fresh_per_pair_on_the_kernel_and_per_example_on_the_generic_path(vocab):
+    fused = Word2Vec(vocab, dim=8, loss="ns", seed=1)
+    fused.compile()
+    assert fused.objective.share_negatives == "auto" and "pair_noise" in fused._kernel_options
+    generic = Word2Vec(vocab, dim=8, loss="ns", seed=1, fused=False)
+    generic.compile()
+    assert tuple(generic.objective.sample_negatives(3).shape) == (3, 5)  # one row of K per example
+
+
+def test_per_pair_draws_change_from_step_to_step_and_repeat_for_a_seed(vocab):
+    def two_steps(seed):
+        model = Word2Vec(vocab, dim=8, loss="ns", seed=seed)
+        model.compile()
+        model.total_words.assign(100.0)
+        tables = []
+        for _ in range(2):
+            model.train_step(example_batch("skipgram"))
+            tables.append(model.objective.output_embeddings.numpy().copy())
+        return tables
+
+    first, again, other = two_steps(1), two_steps(1), two_steps(2)
+    np.testing.assert_array_equal(first[1], again[1])
+    # the second step drew other negatives than the first: it touched other output rows
+    assert set(np.flatnonzero(np.abs(first[1] - first[0]).sum(1))) != set(np.flatnonzero(np.abs(first[0]).sum(1)))
+    assert not np.array_equal(first[1], other[1])
+
+
+@pytest.mark.parametrize("options", [{"fused": False}, {"loss": "sampled_softmax"}])
+def test_per_pair_negatives_off_the_kernel_are_refused(vocab, options):
+    model = Word2Vec(vocab, dim=8, **{"loss": "ns", **options}, seed=1, share_negatives="pair")
+    with pytest.raises(ValueError, match="share_negatives='pair'"):
+        model.compile()
+
+
 def test_fused_rejects_other_values(vocab):
     with pytest.raises(ValueError, match="fused="):
         Word2Vec(vocab, fused="yes")
@@ -87,7 +121,7 @@ def test_a_fused_step_keeps_fit_bookkeeping(vocab, architecture):
     assert float(logs["learning_rate"]) == pytest.approx(model.alpha * (1 - 3 / 100))
 
 
-@pytest.mark.parametrize("where", ["inputs", "labels", "negatives"])
+@pytest.mark.parametrize("where", ["inputs", "labels", "negatives", "noise_alias"])
 def test_bad_ids_are_refused_with_the_tables_unchanged(vocab, where):
     model = Word2Vec(vocab, dim=8, loss="ns", seed=1)
     model.compile()
@@ -95,11 +129,14 @@ def test_bad_ids_are_refused_with_the_tables_unchanged(vocab, where):
     before = [model.input_embeddings.numpy().copy(), model.objective.output_embeddings.numpy().copy()]
     batch = {key: value.numpy() for key, value in example_batch("skipgram").items()}
     negatives = np.ones([3, 5], np.int32)
-    bad = {"inputs": batch["inputs"], "labels": batch["labels"], "negatives": negatives}[where]
-    bad[-1, -1] = V  # one past the end, in the last example: earlier examples must not have been applied
+    threshold, alias = model.objective.noise.threshold, model.objective.noise.alias.copy()
+    bad = {"inputs": batch["inputs"], "labels": batch["labels"], "negatives": negatives, "noise_alias": alias}[where]
+    bad.reshape(-1)[-1] = V  # one past the end, in the last example: earlier examples must not have been applied
+    draws = {"pair_noise": (threshold, alias, 5), "seed": tf.constant([1, 2], tf.int64)} if where == "noise_alias" else {}
     with pytest.raises(tf.errors.InvalidArgumentError, match=f"{where} holds id {V}"):
-        kernels.sgd_step(model.input_embeddings, model.objective.output_embeddings, batch, negatives, 0.5,
-                         architecture="skipgram", objective="ns")
+        kernels.sgd_step(model.input_embeddings, model.objective.output_embeddings, batch,
+                         np.zeros([3, 0], np.int32) if draws else negatives, 0.5, architecture="skipgram",
+                         objective="ns", **draws)
     np.testing.assert_array_equal(model.input_embeddings.numpy(), before[0])
     np.testing.assert_array_equal(model.objective.output_embeddings.numpy(), before[1])
 

@@ -93,7 +93,7 @@ def test_get_builds_every_objective_with_a_zero_output_table():
         ("word2vec", {}, "name"),
         ("ns", {"negatives": 0}, "negatives"),
         ("nce", {"noise": "zipf"}, "noise"),
-        ("ds", {"share_negatives": "pair"}, "share_negatives"),
+        ("ds", {"share_negatives": "per_pair"}, "share_negatives"),
         ("ns", {"negative": 5}, "negative"),
         ("sampled_softmax", {"counts": None}, "counts"),
         ("ns", {"counts": COUNTS[:-1]}, "counts"),

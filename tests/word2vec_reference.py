@@ -208,11 +208,12 @@ def skipgram_example(
 ) -> float:
     """Each context word ``x`` with positive weight: ``E[x]`` predicts the centre, then ``E[x] += e``."""
     loss = 0.0
-    for context, weight in zip(labels, label_weights):
+    for t, (context, weight) in enumerate(zip(labels, label_weights)):
         if weight <= 0:
             continue
         h = tables.input[int(context)].copy()
-        e, pair_loss = pair_step(objective, tables, h, centre, negatives, learning_rate, paths)
+        pair_negatives = negatives[t] if negatives is not None and negatives.ndim == 2 else negatives
+        e, pair_loss = pair_step(objective, tables, h, centre, pair_negatives, learning_rate, paths)
         tables.input[int(context)] += e
         loss += float(weight) * pair_loss
     return loss
@@ -235,10 +236,41 @@ def cbow_example(
     h = np.zeros(tables.input.shape[1])
     for word, weight in zip(slots, weights):
         h += weight * tables.input[word]
+    if negatives is not None and negatives.ndim == 2:  # per pair, and CBOW has one pair
+        negatives = negatives[0]
     e, loss = pair_step(objective, tables, h, target, negatives, learning_rate, paths)
     for word in slots:
         tables.input[word] += e
     return float(target_weight) * loss
+
+
+_MASK64 = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """splitmix64's output function on uint64 arrays (arithmetic modulo 2**64)."""
+    z = (z + np.uint64(_GOLDEN)) & np.uint64(_MASK64)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def draw_pair_negatives(seed: tuple[int, int], threshold: np.ndarray, alias: np.ndarray, batch: int, pairs: int,
+                        k: int) -> np.ndarray:
+    """The noise ids ``[batch, pairs, k]`` that the fused op draws with ``pair_noise`` for the step key ``seed``,
+    computed independently: draw ``n = (b·P + p)·K + j`` is ``r = mix(key + n·φ)`` with
+    ``key = mix(mix(seed[0]) ^ seed[1])``, bucket ``⌊(r >> 32)·V / 2³²⌋``, ``u = (r mod 2²⁴)/2²⁴``, and the id
+    is the bucket if ``u < threshold[bucket]`` else ``alias[bucket]`` (Walker's alias method)."""
+    with np.errstate(over="ignore"):
+        key = _mix(_mix(np.array([seed[0]], np.int64).view(np.uint64)) ^ np.array([seed[1]], np.int64).view(np.uint64))
+        n = np.arange(batch * pairs * k, dtype=np.uint64)
+        r = _mix(key + n * np.uint64(_GOLDEN))
+    bucket = ((r >> np.uint64(32)) * np.uint64(len(threshold))) >> np.uint64(32)
+    u = (r & np.uint64(0xFFFFFF)).astype(np.float32) * np.float32(1 / 16777216)
+    bucket = bucket.astype(np.int64)
+    ids = np.where(u < threshold[bucket], bucket, alias[bucket]).astype(np.int32)
+    return ids.reshape(batch, pairs, k)
 
 
 def sgd_step(
@@ -265,7 +297,9 @@ def sgd_step(
         ``label_weights [B, T]`` (numpy arrays or eager tensors).
       architecture: ``"skipgram"`` or ``"cbow"``.
       objective: ``"ns"``, ``"nce"``, ``"ds"`` or ``"hs"``.
-      negatives: int ``[B, K]``, each example's negatives (ignored, may be ``None``, for ``"hs"``).
+      negatives: int ``[B, K]``, each example's negatives shared by its pairs, or ``[B, P, K]``, fresh ones for
+        each pair ``p`` (``P = T`` for skip-gram, 1 for CBOW; see :func:`draw_pair_negatives`); ignored, may be
+        ``None``, for ``"hs"``.
       learning_rate: ``lr``, the same for the whole batch.
       output_bias: ``b`` ``[V]``, updated in place; required for ``"nce"`` and only then used.
       logit_offset: ``off`` ``[V]`` = ``log(k·Pn(w))``; required for ``"nce"`` and only then used.

@@ -181,22 +181,24 @@ class Word2Vec(keras.Model):
 
     def _choose_fused_kernel(self, optimizer: Any, jit_compile: Any) -> bool:
         """Whether the kernel trains: ``fused=False`` never; otherwise when every condition holds and the kernel
-        can be built. A build failure warns under ``"auto"``; any failing condition raises under ``True``."""
-        if self.fused is False:
-            return False
-        obstacle = self._fused_kernel_obstacle(optimizer, jit_compile)
+        can be built. A build failure warns under ``"auto"``; any failing condition raises under ``True``, and
+        so does ``share_negatives="pair"`` (which only the kernel draws) whenever the kernel cannot train."""
+        obstacle = "fused=False" if self.fused is False else self._fused_kernel_obstacle(optimizer, jit_compile)
         if obstacle is None:
             try:
                 kernels.library()
             except kernels.KernelUnavailable as e:
                 obstacle = f"the kernel cannot be built here: {e}"
-                if self.fused == "auto":
+                if self.fused == "auto" and getattr(self.objective, "share_negatives", None) != "pair":
                     warnings.warn(f"tfw2v: {obstacle}; training on the generic TensorFlow path instead (several "
                                   "times slower). Install a C++ compiler (g++) or set CXX to use the fused kernel.",
                                   RuntimeWarning, stacklevel=3)
         if obstacle is None:
             self._kernel_options = self._fused_kernel_options()
             return True
+        if getattr(self.objective, "share_negatives", None) == "pair":
+            raise ValueError(f"share_negatives='pair': only the fused kernel draws negatives per pair, and it "
+                             f"cannot train this model ({obstacle}); use 'auto' or 'example'")
         if self.fused is True:
             raise ValueError(f"fused=True, but {obstacle}")
         return False
@@ -211,6 +213,8 @@ class Word2Vec(keras.Model):
             options["logit_offset"] = objective.log_expected_count(ids, objective.negatives).numpy()
         if self.loss_name == "hs":
             options["huffman"] = (objective.tree.points, objective.tree.codes, objective.tree.lengths)
+        elif objective.share_negatives in ("auto", "pair"):
+            options["pair_noise"] = (objective.noise.threshold, objective.noise.alias, objective.negatives)
         return options
 
     def fit(self, x=None, y=None, *, epochs: int = 1, initial_epoch: int = 0, callbacks=None, verbose="auto",
@@ -269,14 +273,17 @@ class Word2Vec(keras.Model):
     def _fused_step(self, batch: dict[str, tf.Tensor]) -> tf.Tensor:
         """The fused path: the kernel applies the batch pair by pair, in place, at the optimizer's rate."""
         size = tf.shape(batch["inputs"])[0]
-        if isinstance(self.objective, losses.SampledObjective):
+        seed = None
+        if "pair_noise" in self._kernel_options:
+            negatives, seed = tf.zeros([size, 0], tf.int32), self.objective.seed_generator.next()
+        elif isinstance(self.objective, losses.SampledObjective):
             negatives = self.objective.sample_negatives(size)
             if negatives.shape.rank == 1:  # share_negatives="batch": every example gets the batch's samples
                 negatives = tf.broadcast_to(negatives[None, :], [size, self.objective.negatives])
         else:
             negatives = tf.zeros([size, 0], tf.int32)
         per_example = kernels.sgd_step(self.input_embeddings, self.objective.output_embeddings, batch, negatives,
-                                       self.optimizer.learning_rate, **self._kernel_options)
+                                       self.optimizer.learning_rate, seed=seed, **self._kernel_options)
         self.optimizer.iterations.assign_add(1)
         return per_example
 

@@ -110,8 +110,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("model", "negatives", "int", 5, "noise samples per example (sampled objectives)", minimum=1),
     Option("model", "noise", "str", "unigram", "noise distribution", choices=("unigram", "log_uniform", "uniform")),
     Option("model", "noise_exponent", "float", 0.75, "exponent of the unigram noise"),
-    Option("model", "share_negatives", "str", "example", "draw negatives per example or per batch",
-           choices=("example", "batch")),
+    Option("model", "share_negatives", "str", "auto",
+           "fresh negatives per pair (the fused kernel), per example or per batch; auto: pair on the kernel, "
+           "example on the generic path", choices=("auto", "pair", "example", "batch")),
     Option("model", "cbow_mean", "bool", True, "CBOW: mean of the context vectors (false: their sum)"),
     # [training]
     Option("training", "epochs", "int", 5, "passes over the corpus", minimum=1),

@@ -61,6 +61,8 @@ def sgd_step(
     output_bias: tf.Variable | None = None,
     logit_offset: tf.Tensor | np.ndarray | None = None,
     huffman: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    pair_noise: tuple[np.ndarray, np.ndarray, int] | None = None,
+    seed: tf.Tensor | None = None,
     max_threads: int = 0,
 ) -> tf.Tensor:
     """Apply one batch in place; return the per-example loss ``L_b = Σ_t w_bt ℓ_t`` (float32 ``[B]``).
@@ -68,13 +70,19 @@ def sgd_step(
     Args:
       input_table, output_table: ``[V, D]`` float32 resource variables (Keras variables work), updated in place.
       batch: the pipeline's ``inputs``, ``input_weights``, ``labels``, ``label_weights``.
-      negatives: int ``[B, K]`` noise ids (``[B, 0]`` for ``hs``).
+      negatives: int ``[B, K]`` noise ids shared by each example's pairs (``[B, 0]`` for ``hs``, or when the
+        op draws them: ``pair_noise``).
       learning_rate: the step's rate, applied to every pair.
       architecture: ``"skipgram"`` (each context row predicts the centre) or ``"cbow"``.
       objective: one of :data:`OBJECTIVES`.
       output_bias: ``nce`` only: the ``[V]`` biases.
       logit_offset: ``nce`` only: ``log(k·Pn(w))`` ``[V]``, subtracted from the logits.
       huffman: ``hs`` only: ``(points [V, L], codes [V, L], lengths [V])``.
+      pair_noise: ``(threshold [V], alias [V], K)``: the op draws ``K`` fresh negatives for *every pair* from
+        these Walker alias tables (word2vec.c's way), and ``negatives`` must be ``[B, 0]``. Draw ``n`` of the
+        step (``n = (b·P + p)·K + j`` for negative ``j`` of pair ``p`` of example ``b``, ``P`` pairs per
+        example: ``T`` for skip-gram, 1 for CBOW) is a fixed function of ``(seed, n)``, whatever the threads.
+      seed: int64 ``[2]``, the step's key for ``pair_noise`` (e.g. a ``keras.random.SeedGenerator``'s next).
       max_threads: cap on the intra-op threads used (0: all of TF's pool).
     Raises:
       tf.errors.InvalidArgumentError: an id outside ``[0, V)``; no table is changed.
@@ -83,6 +91,9 @@ def sgd_step(
         raise ValueError(f"objective={objective!r}: the fused kernel supports {OBJECTIVES}")
     empty_ids = tf.zeros([0, 0], tf.int32)
     points, codes, lengths = huffman if huffman is not None else (empty_ids, empty_ids, tf.zeros([0], tf.int32))
+    threshold, alias, pair_negatives = pair_noise if pair_noise is not None else (tf.zeros([0]), tf.zeros([0], tf.int32), 0)
+    if pair_negatives and seed is None:
+        raise ValueError("pair_noise needs the step's seed")
     return library().word2_vec_sgd(
         input_table=input_table.handle,
         output_table=output_table.handle,
@@ -97,6 +108,10 @@ def sgd_step(
         hs_points=tf.cast(points, tf.int32),
         hs_codes=tf.cast(codes, tf.int32),
         hs_lengths=tf.cast(lengths, tf.int32),
+        noise_threshold=tf.cast(threshold, tf.float32),
+        noise_alias=tf.cast(alias, tf.int32),
+        seed=tf.zeros([2], tf.int64) if seed is None else tf.cast(seed, tf.int64),
+        pair_negatives=int(pair_negatives),
         architecture=architecture,
         objective=objective,
         max_threads=max_threads,

@@ -56,19 +56,27 @@ REGISTER_OP("Word2VecSgd")
     .Input("hs_points: int32")
     .Input("hs_codes: int32")
     .Input("hs_lengths: int32")
+    .Input("noise_threshold: float")
+    .Input("noise_alias: int32")
+    .Input("seed: int64")
     .Output("loss: float")
     .Attr("architecture: {'skipgram', 'cbow'}")
     .Attr("objective: {'ns', 'nce', 'ds', 'hs'}")
     .Attr("num_bias: int >= 0 = 0")
     .Attr("max_threads: int >= 0 = 0")
+    .Attr("pair_negatives: int >= 0 = 0")
     .SetIsStateful()
     .SetShapeFn([](tensorflow::shape_inference::InferenceContext* c) {
-      c->set_output(0, c->Vector(c->Dim(c->input(c->num_inputs() - 10), 0)));
+      int num_bias = 0;
+      TF_RETURN_IF_ERROR(c->GetAttr("num_bias", &num_bias));
+      c->set_output(0, c->Vector(c->Dim(c->input(2 + num_bias), 0)));
       return absl::OkStatus();
     })
     .Doc(R"doc(
 One batch of word2vec.c's sequential SGD, in place on input_table [V, D] and output_table [V, D] (and the
-NCE biases [V]). Returns the per-example loss [B].
+NCE biases [V]). Returns the per-example loss [B]. With pair_negatives = K > 0 the op draws K fresh noise ids
+for every (input, target) pair from the alias tables noise_threshold/noise_alias [V], keyed by seed [2], and
+negatives must be [B, 0]; with 0 it uses the given negatives [B, K], shared by an example's pairs.
 )doc");
 
 namespace {
@@ -135,10 +143,41 @@ inline void UpdateTarget(float g, const float* __restrict h, float* __restrict u
   }
 }
 
+inline void PrefetchRow(const float* row, int n) {
+  const char* bytes = reinterpret_cast<const char*>(row);
+  for (int offset = 0; offset < n * static_cast<int>(sizeof(float)); offset += 64) __builtin_prefetch(bytes + offset, 1, 3);
+}
+
 inline void Axpy(float g, const float* __restrict x, float* __restrict y, int n) {
 #pragma omp simd
   for (int i = 0; i < n; ++i) y[i] += g * x[i];
 }
+
+// splitmix64's output function (Steele, Lea & Flood 2014): a bijective mix of a 64-bit counter.
+inline uint64_t Mix(uint64_t z) {
+  z += 0x9E3779B97F4A7C15ULL;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+// Counter-based noise draws from Walker's alias tables: draw n of a step keyed by `key` is a function of
+// (key, n) alone, so it does not depend on how the batch is split among threads.
+//   r = Mix(key + n·φ), bucket = ⌊(r >> 32)·V / 2³²⌋, u = (r mod 2²⁴) / 2²⁴,
+//   id = bucket if u < threshold[bucket] else alias[bucket].
+struct NoiseSampler {
+  const float* threshold;  // [V]
+  const int32_t* alias;    // [V]
+  uint64_t vocab;
+  uint64_t key;
+
+  inline int32_t Draw(uint64_t n) const {
+    const uint64_t r = Mix(key + n * 0x9E3779B97F4A7C15ULL);
+    const uint64_t bucket = ((r >> 32) * vocab) >> 32;
+    const float u = static_cast<float>(r & 0xFFFFFFULL) * (1.0f / 16777216.0f);
+    return u < threshold[bucket] ? static_cast<int32_t>(bucket) : alias[bucket];
+  }
+};
 
 enum class Objective { kNs, kNce, kDs, kHs };
 
@@ -229,6 +268,7 @@ class Word2VecSgdOp : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->GetAttr("objective", &objective));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("num_bias", &num_bias_));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("max_threads", &max_threads_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("pair_negatives", &pair_negatives_));
     skipgram_ = architecture == "skipgram";
     objective_ = ParseObjective(objective);
     OP_REQUIRES(ctx, num_bias_ == (objective_ == Objective::kNce ? 1 : 0),
@@ -247,6 +287,9 @@ class Word2VecSgdOp : public OpKernel {
     const Tensor& points = ctx->input(first + 7);
     const Tensor& codes = ctx->input(first + 8);
     const Tensor& lengths = ctx->input(first + 9);
+    const Tensor& noise_threshold = ctx->input(first + 10);
+    const Tensor& noise_alias = ctx->input(first + 11);
+    const Tensor& seed = ctx->input(first + 12);
 
     OP_REQUIRES(ctx, inputs.dims() == 2 && labels.dims() == 2 && negatives.dims() == 2,
                 InvalidArgument("inputs, labels and negatives must be rank 2"));
@@ -287,6 +330,7 @@ class Word2VecSgdOp : public OpKernel {
 
     Tables t{};
     t.dim = dim;
+    NoiseSampler noise{};
     if (num_bias_) {
       OP_REQUIRES(ctx, bias_var->tensor()->dtype() == tensorflow::DT_FLOAT &&
                            bias_var->tensor()->shape() == TensorShape({vocab}),
@@ -308,6 +352,17 @@ class Word2VecSgdOp : public OpKernel {
       for (int64_t w = 0; w < vocab; ++w)
         OP_REQUIRES(ctx, t.lengths[w] >= 0 && t.lengths[w] <= t.path_width,
                     InvalidArgument("hs_lengths[", w, "] = ", t.lengths[w], " is outside [0, ", t.path_width, "]"));
+    } else if (pair_negatives_ > 0) {
+      OP_REQUIRES(ctx, negatives.dim_size(1) == 0,
+                  InvalidArgument("with pair_negatives > 0 the op draws the negatives: negatives must be [B, 0]"));
+      OP_REQUIRES(ctx, noise_threshold.shape() == TensorShape({vocab}) && noise_alias.shape() == TensorShape({vocab}),
+                  InvalidArgument("pair_negatives needs noise_threshold and noise_alias of shape [V]"));
+      OP_REQUIRES(ctx, seed.shape() == TensorShape({2}), InvalidArgument("seed must be [2]"));
+      OP_REQUIRES_OK(ctx, CheckIds(noise_alias, vocab, "noise_alias"));
+      const auto s = seed.flat<int64_t>();
+      noise = NoiseSampler{noise_threshold.flat<float>().data(), noise_alias.flat<int32_t>().data(),
+                            static_cast<uint64_t>(vocab),
+                            Mix(Mix(static_cast<uint64_t>(s(0))) ^ static_cast<uint64_t>(s(1)))};
     } else {
       OP_REQUIRES(ctx, negatives.dim_size(1) >= 1, InvalidArgument("sampled objectives need negatives [B, K>=1]"));
     }
@@ -329,16 +384,20 @@ class Word2VecSgdOp : public OpKernel {
     Batch b{inputs.flat<int32_t>().data(), input_weights.flat<float>().data(), labels.flat<int32_t>().data(),
             label_weights.flat<float>().data(), negatives.flat<int32_t>().data(),
             static_cast<int>(inputs.dim_size(1)), static_cast<int>(labels.dim_size(1)),
-            static_cast<int>(negatives.dim_size(1))};
+            static_cast<int>(objective_ != Objective::kHs && pair_negatives_ > 0 ? pair_negatives_
+                                                                                  : negatives.dim_size(1)),
+            objective_ != Objective::kHs && pair_negatives_ > 0, noise};
     float* input_rows = input_table->flat<float>().data();
     const float lr = learning_rate.scalar<float>()();
     float* losses = loss->flat<float>().data();
 
     auto work = [&](int64_t begin, int64_t end) {
       std::vector<float> hidden(dim), error(dim), scores;
-      std::vector<int32_t> candidates;
+      std::vector<int32_t> candidates, drawn(static_cast<size_t>(b.negatives_per_example) *
+                                             (skipgram_ ? b.labels_per_example : 1));
       for (int64_t i = begin; i < end; ++i)
-        losses[i] = TrainExample(t, b, i, input_rows, lr, hidden.data(), error.data(), candidates, scores);
+        losses[i] = TrainExample(t, b, i, input_rows, lr, hidden.data(), error.data(), drawn.data(), candidates,
+                                 scores);
     };
     auto* pool = ctx->device()->tensorflow_cpu_worker_threads();
     int threads = pool->num_threads;
@@ -360,7 +419,23 @@ class Word2VecSgdOp : public OpKernel {
     const float* label_weights;
     const int32_t* negatives;
     int inputs_per_example, labels_per_example, negatives_per_example;
+    bool draws_negatives;  // K fresh noise ids per pair from `noise`, not the given negatives
+    NoiseSampler noise;
   };
+
+  // The negatives of example `i`'s `pairs` pairs: drawn into `drawn` [pairs, K] (draw n = (i·P + p)·K + j for
+  // negative j of pair p, P = `pairs`), or the example's given row, shared (then `stride` is 0).
+  const int32_t* ExampleNegatives(const Batch& b, int64_t i, int pairs, int32_t* drawn, int* stride) const {
+    const int k = b.negatives_per_example;
+    if (!b.draws_negatives) {
+      *stride = 0;
+      return b.negatives + i * k;
+    }
+    *stride = k;
+    const uint64_t first = static_cast<uint64_t>(i) * pairs * k;
+    for (int n = 0; n < pairs * k; ++n) drawn[n] = b.noise.Draw(first + n);
+    return drawn;
+  }
 
   float Pair(const Tables& t, const float* h, int32_t target, const int32_t* negatives, int k, float lr, float* e,
              std::vector<int32_t>& candidates, std::vector<float>& scores) const {
@@ -375,19 +450,27 @@ class Word2VecSgdOp : public OpKernel {
   }
 
   float TrainExample(const Tables& t, const Batch& b, int64_t i, float* input_rows, float lr, float* hidden,
-                     float* error, std::vector<int32_t>& candidates, std::vector<float>& scores) const {
+                     float* error, int32_t* drawn, std::vector<int32_t>& candidates, std::vector<float>& scores) const {
     const int d = t.dim;
     const int k = b.negatives_per_example;
-    const int32_t* negatives = b.negatives + i * k;
     if (skipgram_) {  // each context row is the input of its own pair; the centre word is the target
       const int32_t centre = b.inputs[i];
+      const int pairs = b.labels_per_example;
+      const int32_t* labels = b.labels + i * pairs;
+      const float* label_weights = b.label_weights + i * pairs;
+      int stride = 0;
+      const int32_t* negatives = ExampleNegatives(b, i, pairs, drawn, &stride);
       float loss = 0.0f;
-      for (int j = 0; j < b.labels_per_example; ++j) {
-        const float weight = b.label_weights[i * b.labels_per_example + j];
+      for (int j = 0; j < pairs; ++j) {
+        if (j + 1 < pairs) {  // the next pair's rows are random rows of large tables: fetch them meanwhile
+          PrefetchRow(input_rows + static_cast<int64_t>(labels[j + 1]) * d, d);
+          for (int n = 0; n < k && stride > 0; ++n) PrefetchRow(t.output + static_cast<int64_t>(negatives[(j + 1) * stride + n]) * d, d);
+        }
+        const float weight = label_weights[j];
         if (!(weight > 0.0f)) continue;
-        float* row = input_rows + static_cast<int64_t>(b.labels[i * b.labels_per_example + j]) * d;
+        float* row = input_rows + static_cast<int64_t>(labels[j]) * d;
         std::fill(error, error + d, 0.0f);
-        loss += weight * Pair(t, row, centre, negatives, k, lr, error, candidates, scores);
+        loss += weight * Pair(t, row, centre, negatives + j * stride, k, lr, error, candidates, scores);
         Axpy(1.0f, error, row, d);
       }
       return loss;
@@ -403,6 +486,8 @@ class Word2VecSgdOp : public OpKernel {
       Axpy(weights[j], input_rows + static_cast<int64_t>(context[j]) * d, hidden, d);
     }
     if (!any) return 0.0f;
+    int stride = 0;
+    const int32_t* negatives = ExampleNegatives(b, i, 1, drawn, &stride);
     std::fill(error, error + d, 0.0f);
     const float loss = b.label_weights[i] * Pair(t, hidden, b.labels[i], negatives, k, lr, error, candidates, scores);
     for (int j = 0; j < b.inputs_per_example; ++j)
@@ -435,6 +520,7 @@ class Word2VecSgdOp : public OpKernel {
   Objective objective_ = Objective::kNs;
   int num_bias_ = 0;
   int max_threads_ = 0;
+  int pair_negatives_ = 0;
 };
 
 REGISTER_KERNEL_BUILDER(Name("Word2VecSgd").Device(DEVICE_CPU), Word2VecSgdOp);

@@ -38,7 +38,8 @@ class NoiseDistribution:
         if total <= 0:
             raise ValueError("probabilities must not be all zero")
         self.probabilities = probabilities / total
-        self._threshold, self._alias = _alias_tables(self.probabilities)
+        #: Walker's alias tables: bucket ``i`` answers ``i`` with probability ``threshold[i]``, else ``alias[i]``.
+        self.threshold, self.alias = _alias_tables(self.probabilities)
         with np.errstate(divide="ignore"):
             self._log_probabilities = np.log(self.probabilities).astype(np.float32)
 
@@ -68,8 +69,8 @@ class NoiseDistribution:
             shape, bucket_seed, minval=0, maxval=self.vocab_size, dtype=tf.int32
         )
         u = tf.random.stateless_uniform(shape, accept_seed, dtype=tf.float32)
-        keep = u < tf.gather(tf.constant(self._threshold), bucket)
-        return tf.where(keep, bucket, tf.gather(tf.constant(self._alias), bucket))
+        keep = u < tf.gather(tf.constant(self.threshold), bucket)
+        return tf.where(keep, bucket, tf.gather(tf.constant(self.alias), bucket))
 
 
 def _alias_tables(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -12,8 +12,13 @@ word2vec.c's ``if (target == word) continue`` and ``remove_accidental_hits=True`
 
 Sharing (``share_negatives``):
 
-* ``"example"`` (default, word2vec.c-like): ``n_bk`` has shape ``[B, K]``; one example's ``K`` samples are
-  scored against every one of its ``T`` labels, each label skipping its own accidental hits.
+* ``"pair"`` (word2vec.c's): ``K`` fresh samples for every (input, target) pair. Only the fused kernel
+  (:mod:`tfw2v.kernels`) draws them, inside the op; a model on the generic path refuses it at ``compile``.
+* ``"example"``: ``n_bk`` has shape ``[B, K]``; one example's ``K`` samples are scored against every one of its
+  ``T`` labels, each label skipping its own accidental hits.
+* ``"auto"`` (default): ``"pair"`` where the fused kernel trains, ``"example"`` on the generic path, where
+  per-pair samples would gather ``T·K`` rows per example instead of ``K``. (CBOW has one pair per example, so
+  there the two are the same.)
 * ``"batch"``: ``[K]`` samples scored against every label of the batch, like TF's candidate samplers
   (one ``[B, D] x [D, K]`` matmul instead of a ``[B, K, D]`` gather).
 
@@ -36,7 +41,7 @@ import tensorflow as tf
 from tfw2v.losses import noise as noise_lib
 from tfw2v.losses.base import Objective, read_rows
 
-SHARE_NEGATIVES = ("example", "batch")
+SHARE_NEGATIVES = ("auto", "pair", "example", "batch")
 
 
 class SampledObjective(Objective):
@@ -48,7 +53,8 @@ class SampledObjective(Objective):
       negatives: ``K ≥ 1`` samples per example (or per batch).
       noise: ``"unigram"`` (``count**noise_exponent``), ``"log_uniform"`` or ``"uniform"``.
       noise_exponent: exponent of the unigram noise (word2vec: 0.75).
-      share_negatives: ``"example"`` or ``"batch"`` (see the module docstring).
+      share_negatives: ``"auto"`` (default), ``"pair"``, ``"example"`` or ``"batch"`` (see the module
+        docstring).
       seed: seed of the layer's ``keras.random.SeedGenerator``; same seed, same samples.
 
     ``call(hidden, labels, label_weights, training=None, sampled_ids=None)``: ``sampled_ids`` (``[B, K]`` or
@@ -68,7 +74,7 @@ class SampledObjective(Objective):
         negatives: int = 5,
         noise: str = "unigram",
         noise_exponent: float = 0.75,
-        share_negatives: str = "example",
+        share_negatives: str = "auto",
         seed: int | None = None,
         **kwargs,
     ):
@@ -87,8 +93,10 @@ class SampledObjective(Objective):
             )
 
     def sample_negatives(self, batch_size: int | tf.Tensor) -> tf.Tensor:
-        """Fresh int32 noise ids: ``[batch_size, K]`` (``share_negatives="example"``) or ``[K]`` ("batch")."""
-        shape = [batch_size, self.negatives] if self.share_negatives == "example" else [self.negatives]
+        """Fresh int32 noise ids: ``[batch_size, K]``, or ``[K]`` for ``share_negatives="batch"``. (Per-pair draws
+        are made inside the fused kernel, not here.)"""
+        per_example = self.share_negatives in ("auto", "pair", "example")
+        shape = [batch_size, self.negatives] if per_example else [self.negatives]
         return self.noise.sample(shape, self.seed_generator)
 
     def log_expected_count(self, ids: tf.Tensor, num_sampled: int) -> tf.Tensor | float:
