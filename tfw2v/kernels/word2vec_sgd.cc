@@ -386,7 +386,7 @@ class Word2VecSgdOp : public OpKernel {
             static_cast<int>(inputs.dim_size(1)), static_cast<int>(labels.dim_size(1)),
             static_cast<int>(objective_ != Objective::kHs && pair_negatives_ > 0 ? pair_negatives_
                                                                                   : negatives.dim_size(1)),
-            objective_ != Objective::kHs && pair_negatives_ > 0, noise};
+            batch, objective_ != Objective::kHs && pair_negatives_ > 0, noise};
     float* input_rows = input_table->flat<float>().data();
     const float lr = learning_rate.scalar<float>()();
     float* losses = loss->flat<float>().data();
@@ -419,6 +419,7 @@ class Word2VecSgdOp : public OpKernel {
     const float* label_weights;
     const int32_t* negatives;
     int inputs_per_example, labels_per_example, negatives_per_example;
+    int64_t size;  // B
     bool draws_negatives;  // K fresh noise ids per pair from `noise`, not the given negatives
     NoiseSampler noise;
   };
@@ -435,6 +436,20 @@ class Word2VecSgdOp : public OpKernel {
     const uint64_t first = static_cast<uint64_t>(i) * pairs * k;
     for (int n = 0; n < pairs * k; ++n) drawn[n] = b.noise.Draw(first + n);
     return drawn;
+  }
+
+  // Starts fetching the rows CBOW example `i` will touch (its context rows, its centre's output row and its
+  // negatives' rows: random rows of tables far larger than the cache) while the example before it trains.
+  static void PrefetchCbowExample(const Tables& t, const Batch& b, int64_t i, const float* input_rows) {
+    const int d = t.dim;
+    for (int j = 0; j < b.inputs_per_example; ++j)
+      if (b.input_weights[i * b.inputs_per_example + j] > 0.0f)
+        PrefetchRow(input_rows + static_cast<int64_t>(b.inputs[i * b.inputs_per_example + j]) * d, d);
+    PrefetchRow(t.output + static_cast<int64_t>(b.labels[i]) * d, d);
+    const int k = b.negatives_per_example;
+    const uint64_t first = static_cast<uint64_t>(i) * k;
+    for (int j = 0; j < k; ++j)
+      PrefetchRow(t.output + static_cast<int64_t>(b.draws_negatives ? b.noise.Draw(first + j) : b.negatives[i * k + j]) * d, d);
   }
 
   float Pair(const Tables& t, const float* h, int32_t target, const int32_t* negatives, int k, float lr, float* e,
@@ -476,6 +491,7 @@ class Word2VecSgdOp : public OpKernel {
       return loss;
     }
     // CBOW: the weighted sum of the context rows predicts the centre; every context row gets the full error.
+    if (i + 1 < b.size) PrefetchCbowExample(t, b, i + 1, input_rows);
     const int32_t* context = b.inputs + i * b.inputs_per_example;
     const float* weights = b.input_weights + i * b.inputs_per_example;
     std::fill(hidden, hidden + d, 0.0f);
