@@ -477,9 +477,13 @@ class Word2VecSgdOp : public OpKernel {
       const int32_t* negatives = ExampleNegatives(b, i, pairs, drawn, &stride);
       float loss = 0.0f;
       for (int j = 0; j < pairs; ++j) {
-        if (j + 1 < pairs) {  // the next pair's rows are random rows of large tables: fetch them meanwhile
-          PrefetchRow(input_rows + static_cast<int64_t>(labels[j + 1]) * d, d);
-          for (int n = 0; n < k && stride > 0; ++n) PrefetchRow(t.output + static_cast<int64_t>(negatives[(j + 1) * stride + n]) * d, d);
+        // The rows of the pair two ahead are random rows of large tables: fetch them while these two train.
+        for (int ahead = j == 0 ? 1 : 2; ahead <= 2 && j + ahead < pairs; ++ahead) {
+          const int next = j + ahead;
+          if (!(label_weights[next] > 0.0f)) continue;
+          PrefetchRow(input_rows + static_cast<int64_t>(labels[next]) * d, d);
+          for (int n = 0; n < k && stride > 0; ++n)
+            PrefetchRow(t.output + static_cast<int64_t>(negatives[next * stride + n]) * d, d);
         }
         const float weight = label_weights[j];
         if (!(weight > 0.0f)) continue;
