@@ -132,7 +132,9 @@ def test_bad_ids_are_refused_with_the_tables_unchanged(vocab, where):
     threshold, alias = model.objective.noise.threshold, model.objective.noise.alias.copy()
     bad = {"inputs": batch["inputs"], "labels": batch["labels"], "negatives": negatives, "noise_alias": alias}[where]
     bad.reshape(-1)[-1] = V  # one past the end, in the last example: earlier examples must not have been applied
-    draws = {"pair_noise": (threshold, alias, 5), "seed": tf.constant([1, 2], tf.int64)} if where == "noise_alias" else {}
+    draws = {}
+    if where == "noise_alias":  # the op draws the negatives from a corrupt alias table
+        draws = {"pair_noise": (threshold, alias, 5), "seed": tf.constant([1, 2], tf.int64)}
     with pytest.raises(tf.errors.InvalidArgumentError, match=f"{where} holds id {V}"):
         kernels.sgd_step(model.input_embeddings, model.objective.output_embeddings, batch,
                          np.zeros([3, 0], np.int32) if draws else negatives, 0.5, architecture="skipgram",

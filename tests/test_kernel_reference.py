@@ -46,6 +46,22 @@ def random_negatives(batch: dict[str, np.ndarray], architecture: str, rng: np.ra
     return negatives
 
 
+def nce_options(rng: np.random.Generator) -> tuple[dict, dict]:
+    """NCE's biases and logit offsets, for the kernel (a variable) and for the reference (a numpy copy)."""
+    bias = rng.normal(0, 0.3, [V]).astype(np.float32)
+    offset = rng.normal(-2, 0.5, [V]).astype(np.float32)
+    kernel = {"output_bias": tf.Variable(bias), "logit_offset": offset}
+    return kernel, {"output_bias": bias.copy(), "logit_offset": offset}
+
+
+def assert_equal_to_reference(kernel_results, reference_results) -> None:
+    """The kernel's tables and losses equal the reference's, within the tolerances of the module docstring."""
+    (inputs, outputs, losses), (expected_input, expected_output, expected_losses) = kernel_results, reference_results
+    np.testing.assert_allclose(inputs.numpy(), expected_input, atol=2e-5)
+    np.testing.assert_allclose(outputs.numpy(), expected_output, atol=2e-5)
+    np.testing.assert_allclose(losses.numpy(), expected_losses, rtol=1e-4, atol=1e-6)
+
+
 @pytest.mark.parametrize("objective", ["ns", "nce", "ds", "hs"])
 @pytest.mark.parametrize("architecture", ["skipgram", "cbow"])
 def test_one_thread_equals_the_sequential_reference(architecture, objective):
@@ -54,12 +70,7 @@ def test_one_thread_equals_the_sequential_reference(architecture, objective):
     output_table = rng.normal(0, 0.5, [V, D]).astype(np.float32)
     batch = random_batch(architecture, rng)
     negatives = random_negatives(batch, architecture, rng) if objective != "hs" else np.zeros([B, 0], np.int32)
-    options, reference_options = {}, {}
-    if objective == "nce":
-        bias = rng.normal(0, 0.3, [V]).astype(np.float32)
-        offset = rng.normal(-2, 0.5, [V]).astype(np.float32)
-        options = {"output_bias": tf.Variable(bias), "logit_offset": offset}
-        reference_options = {"output_bias": bias.copy(), "logit_offset": offset}
+    options, reference_options = nce_options(rng) if objective == "nce" else ({}, {})
     if objective == "hs":
         tree = build_huffman(np.sort(rng.integers(1, 1000, size=V))[::-1])
         options = {"huffman": (tree.points, tree.codes, tree.lengths)}
@@ -77,9 +88,7 @@ def test_one_thread_equals_the_sequential_reference(architecture, objective):
     # The batch changed the tables by far more than the tolerance, so agreement is not vacuous.
     assert np.abs(expected_input - input_table).max() > 0.05
     assert np.abs(expected_output - output_table).max() > 0.05
-    np.testing.assert_allclose(inputs.numpy(), expected_input, atol=2e-5)
-    np.testing.assert_allclose(outputs.numpy(), expected_output, atol=2e-5)
-    np.testing.assert_allclose(losses.numpy(), expected_losses, rtol=1e-4, atol=1e-6)
+    assert_equal_to_reference((inputs, outputs, losses), (expected_input, expected_output, expected_losses))
     if objective == "nce":
         np.testing.assert_allclose(options["output_bias"].numpy(), reference_options["output_bias"], atol=2e-5)
 
@@ -96,16 +105,12 @@ def test_per_pair_draws_equal_the_reference_fed_the_same_draws(architecture, obj
     batch = random_batch(architecture, rng)
     noise = unigram(np.sort(rng.integers(1, 1000, size=V))[::-1])
     seed = (12345, 7)
-    options, reference_options = {}, {}
-    if objective == "nce":
-        bias = rng.normal(0, 0.3, [V]).astype(np.float32)
-        offset = rng.normal(-2, 0.5, [V]).astype(np.float32)
-        options = {"output_bias": tf.Variable(bias), "logit_offset": offset}
-        reference_options = {"output_bias": bias.copy(), "logit_offset": offset}
+    options, reference_options = nce_options(rng) if objective == "nce" else ({}, {})
     inputs, outputs = tf.Variable(input_table), tf.Variable(output_table)
-    losses = kernels.sgd_step(inputs, outputs, {k: tf.constant(v) for k, v in batch.items()}, np.zeros([B, 0], np.int32),
-                              LEARNING_RATE, architecture=architecture, objective=objective, max_threads=1,
-                              pair_noise=(noise.threshold, noise.alias, K), seed=tf.constant(seed, tf.int64), **options)
+    losses = kernels.sgd_step(inputs, outputs, {k: tf.constant(v) for k, v in batch.items()},
+                              np.zeros([B, 0], np.int32), LEARNING_RATE, architecture=architecture,
+                              objective=objective, max_threads=1, pair_noise=(noise.threshold, noise.alias, K),
+                              seed=tf.constant(seed, tf.int64), **options)
     pairs = batch["labels"].shape[1] if architecture == "skipgram" else 1
     drawn = reference.draw_pair_negatives(seed, noise.threshold, noise.alias, B, pairs, K)
     if architecture == "skipgram":  # the pairs of one example got different draws
@@ -114,9 +119,7 @@ def test_per_pair_draws_equal_the_reference_fed_the_same_draws(architecture, obj
     expected_losses = reference.sgd_step(expected_input, expected_output, batch, architecture=architecture,
                                          objective=objective, negatives=drawn, learning_rate=LEARNING_RATE,
                                          **reference_options)
-    np.testing.assert_allclose(inputs.numpy(), expected_input, atol=2e-5)
-    np.testing.assert_allclose(outputs.numpy(), expected_output, atol=2e-5)
-    np.testing.assert_allclose(losses.numpy(), expected_losses, rtol=1e-4, atol=1e-6)
+    assert_equal_to_reference((inputs, outputs, losses), (expected_input, expected_output, expected_losses))
 
 
 def test_per_pair_draws_follow_the_noise_distribution():

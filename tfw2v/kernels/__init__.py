@@ -91,7 +91,8 @@ def sgd_step(
         raise ValueError(f"objective={objective!r}: the fused kernel supports {OBJECTIVES}")
     empty_ids = tf.zeros([0, 0], tf.int32)
     points, codes, lengths = huffman if huffman is not None else (empty_ids, empty_ids, tf.zeros([0], tf.int32))
-    threshold, alias, pair_negatives = pair_noise if pair_noise is not None else (tf.zeros([0]), tf.zeros([0], tf.int32), 0)
+    no_draws = (tf.zeros([0]), tf.zeros([0], tf.int32), 0)
+    threshold, alias, pair_negatives = pair_noise if pair_noise is not None else no_draws
     if pair_negatives and seed is None:
         raise ValueError("pair_noise needs the step's seed")
     return library().word2_vec_sgd(

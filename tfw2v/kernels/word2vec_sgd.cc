@@ -145,7 +145,8 @@ inline void UpdateTarget(float g, const float* __restrict h, float* __restrict u
 
 inline void PrefetchRow(const float* row, int n) {
   const char* bytes = reinterpret_cast<const char*>(row);
-  for (int offset = 0; offset < n * static_cast<int>(sizeof(float)); offset += 64) __builtin_prefetch(bytes + offset, 1, 3);
+  const int size = n * static_cast<int>(sizeof(float));
+  for (int offset = 0; offset < size; offset += 64) __builtin_prefetch(bytes + offset, 1, 3);
 }
 
 inline void Axpy(float g, const float* __restrict x, float* __restrict y, int n) {
@@ -448,8 +449,10 @@ class Word2VecSgdOp : public OpKernel {
     PrefetchRow(t.output + static_cast<int64_t>(b.labels[i]) * d, d);
     const int k = b.negatives_per_example;
     const uint64_t first = static_cast<uint64_t>(i) * k;
-    for (int j = 0; j < k; ++j)
-      PrefetchRow(t.output + static_cast<int64_t>(b.draws_negatives ? b.noise.Draw(first + j) : b.negatives[i * k + j]) * d, d);
+    for (int j = 0; j < k; ++j) {
+      const int32_t negative = b.draws_negatives ? b.noise.Draw(first + j) : b.negatives[i * k + j];
+      PrefetchRow(t.output + static_cast<int64_t>(negative) * d, d);
+    }
   }
 
   float Pair(const Tables& t, const float* h, int32_t target, const int32_t* negatives, int k, float lr, float* e,
