@@ -184,19 +184,20 @@ class Word2Vec(keras.Model):
         can be built. A build failure warns under ``"auto"``; any failing condition raises under ``True``, and
         so does ``share_negatives="pair"`` (which only the kernel draws) whenever the kernel cannot train."""
         obstacle = "fused=False" if self.fused is False else self._fused_kernel_obstacle(optimizer, jit_compile)
+        pairs_required = getattr(self.objective, "share_negatives", None) == "pair"
         if obstacle is None:
             try:
                 kernels.library()
             except kernels.KernelUnavailable as e:
                 obstacle = f"the kernel cannot be built here: {e}"
-                if self.fused == "auto" and getattr(self.objective, "share_negatives", None) != "pair":
+                if self.fused == "auto" and not pairs_required:
                     warnings.warn(f"tfw2v: {obstacle}; training on the generic TensorFlow path instead (several "
                                   "times slower). Install a C++ compiler (g++) or set CXX to use the fused kernel.",
                                   RuntimeWarning, stacklevel=3)
         if obstacle is None:
             self._kernel_options = self._fused_kernel_options()
             return True
-        if getattr(self.objective, "share_negatives", None) == "pair":
+        if pairs_required:
             raise ValueError(f"share_negatives='pair': only the fused kernel draws negatives per pair, and it "
                              f"cannot train this model ({obstacle}); use 'auto' or 'example'")
         if self.fused is True:

@@ -382,12 +382,12 @@ class Word2VecSgdOp : public OpKernel {
 
     Tensor* loss = nullptr;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({batch}), &loss));
+    const bool draws_negatives = objective_ != Objective::kHs && pair_negatives_ > 0;
     Batch b{inputs.flat<int32_t>().data(), input_weights.flat<float>().data(), labels.flat<int32_t>().data(),
             label_weights.flat<float>().data(), negatives.flat<int32_t>().data(),
             static_cast<int>(inputs.dim_size(1)), static_cast<int>(labels.dim_size(1)),
-            static_cast<int>(objective_ != Objective::kHs && pair_negatives_ > 0 ? pair_negatives_
-                                                                                  : negatives.dim_size(1)),
-            batch, objective_ != Objective::kHs && pair_negatives_ > 0, noise};
+            static_cast<int>(draws_negatives ? pair_negatives_ : negatives.dim_size(1)), batch, draws_negatives,
+            noise};
     float* input_rows = input_table->flat<float>().data();
     const float lr = learning_rate.scalar<float>()();
     float* losses = loss->flat<float>().data();

@@ -95,8 +95,7 @@ class SampledObjective(Objective):
     def sample_negatives(self, batch_size: int | tf.Tensor) -> tf.Tensor:
         """Fresh int32 noise ids: ``[batch_size, K]``, or ``[K]`` for ``share_negatives="batch"``. (Per-pair draws
         are made inside the fused kernel, not here.)"""
-        per_example = self.share_negatives in ("auto", "pair", "example")
-        shape = [batch_size, self.negatives] if per_example else [self.negatives]
+        shape = [self.negatives] if self.share_negatives == "batch" else [batch_size, self.negatives]
         return self.noise.sample(shape, self.seed_generator)
 
     def log_expected_count(self, ids: tf.Tensor, num_sampled: int) -> tf.Tensor | float:
