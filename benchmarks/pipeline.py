@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from benchmarks.common import corpus_path, peak_rss_mib, save
 from tfw2v import Vocabulary, data
-from tfw2v.phrases import Phrases
+from tfw2v.text.phrases import Phrases
 
 
 def consume(dataset: tf.data.Dataset) -> tuple[float, int, float]:

@@ -27,7 +27,7 @@ import tensorflow as tf
 from benchmarks.common import corpus_path, prepare_corpus, save
 from benchmarks.vs_gensim import CONFIGS, SEED
 from tfw2v import Vocabulary, data
-from tfw2v.model import Word2Vec
+from tfw2v.training.model import Word2Vec
 
 WARMUP = 5
 

@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from benchmarks.common import save
 from tfw2v import Vocabulary
-from tfw2v.model import Word2Vec
+from tfw2v.training.model import Word2Vec
 
 BATCH, SLOTS, DIM, HOT_ROWS = 1024, 10, 64, 20_000
 

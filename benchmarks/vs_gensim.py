@@ -83,7 +83,7 @@ def tfw2v_defaults() -> dict:
     import inspect
 
     from tfw2v import Vocabulary, data
-    from tfw2v.model import DEFAULT_ALPHA, Word2Vec
+    from tfw2v.training.model import DEFAULT_ALPHA, Word2Vec
 
     def default(function, name):
         return inspect.signature(function).parameters[name].default
@@ -108,7 +108,7 @@ def run_tfw2v(corpus: str, architecture: str, objective: str, batch_size: int | 
 
     memory["import_tensorflow_mib"] = peak_rss_mib()
     from tfw2v import Vocabulary, data
-    from tfw2v.model import MIN_ALPHA_RATIO, Word2Vec
+    from tfw2v.training.model import MIN_ALPHA_RATIO, Word2Vec
 
     import_seconds = time.perf_counter() - start
     memory["import_tfw2v_mib"] = peak_rss_mib()  # TensorFlow + Keras + tfw2v
@@ -183,7 +183,7 @@ def run_gensim(corpus: str, architecture: str, objective: str) -> dict:
     memory["status_after_train_mib"] = proc_status_mib()
     memory.update(sampler.stop())
     gensim_analogy = model.wv.evaluate_word_analogies(str(SHARED_DATA / "questions-words.txt"), restrict_vocab=30000)[0]
-    from tfw2v.vectors import WordVectors
+    from tfw2v.training.vectors import WordVectors
 
     return {
         "trainer": "gensim", "workers": GENSIM_WORKERS, "alpha": model.alpha, "min_alpha": model.min_alpha,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfw2v.vectors import WordVectors
+from tfw2v.training.vectors import WordVectors
 
 
 def sqrtn(wv: WordVectors, sentence: str) -> np.ndarray:

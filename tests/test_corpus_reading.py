@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfw2v import Vocabulary, corpus, data
+from tfw2v import Vocabulary, data
+from tfw2v.text import corpus
 
 @pytest.fixture(scope="module")
 def lee_vocab(lee_path) -> Vocabulary:

@@ -17,8 +17,8 @@ import pytest
 import tensorflow as tf
 
 from tfw2v import data
-from tfw2v.corpus import CorpusError
-from tfw2v.vocabulary import Vocabulary
+from tfw2v.text.corpus import CorpusError
+from tfw2v.text.vocabulary import Vocabulary
 
 LEE_TOKENS = 59_890  # tests/data/README.md
 

@@ -14,7 +14,7 @@ from scipy import stats
 
 from tfw2v.evaluate import EvaluationCallback, analogies, bundled, similarity
 from tfw2v.evaluation.similarity import average_ranks, pearson, read_pairs, spearman
-from tfw2v.vectors import WordVectors
+from tfw2v.training.vectors import WordVectors
 
 DIM = 32
 SIMILARITY_SETS = {"wordsim353": "\t", "simlex999": "\t", "men": " "}

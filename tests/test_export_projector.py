@@ -19,7 +19,7 @@ from werkzeug.test import Client
 
 from tfw2v.export.atomic import atomic_directory, atomic_files
 from tfw2v.export.projector import projector
-from tfw2v.vectors import WordVectors
+from tfw2v.training.vectors import WordVectors
 
 # Tokens with tabs, newlines or only whitespace are escaped so that each stays one non-blank metadata row.
 TOKENS = ["the", "naïve", "日本語", "tab\there", "two\nlines", "cr\rx", " ", "\u3000\ufeff", "back\\slash", "z"]

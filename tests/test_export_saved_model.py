@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from tfw2v.export.saved_model import VOCABULARY_FILE, next_version, saved_model
-from tfw2v.tokenize import Tokenizer
-from tfw2v.vectors import WordVectors
+from tfw2v.text.tokenize import Tokenizer
+from tfw2v.training.vectors import WordVectors
 
 from serving_reference import cosine, sqrtn
 

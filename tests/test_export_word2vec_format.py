@@ -13,7 +13,7 @@ from gensim.models import KeyedVectors
 
 from tfw2v.export.atomic import atomic_file
 from tfw2v.export.word2vec_format import read_word2vec_format, word2vec_format
-from tfw2v.vectors import WordVectors
+from tfw2v.training.vectors import WordVectors
 
 TOKENS = ["the", "naïve", "日本語", "émoji😀", "non\xa0breaking", "Ωmega", "a-b_c.d", "</s>"]
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tfw2v.export.saved_model import saved_model
-from tfw2v.vectors import WordVectors
+from tfw2v.training.vectors import WordVectors
 
 TOKENS = ["good", "great", "fine", "bad", "awful", "poor", "movie", "film", "plot", "the", "a", "was"]
 SENTENCES = ["the movie was good", "a great film", "", "unknown words here", "awful plot"]

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from tfw2v import losses
-from tfw2v.huffman import build_huffman
+from tfw2v.losses.huffman import build_huffman
 
 
 def create_binary_tree(counts):

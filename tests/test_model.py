@@ -16,8 +16,9 @@ import pytest
 import tensorflow as tf
 
 import tfw2v
-from tfw2v import Vocabulary, Word2Vec, data, kernels, losses
-from tfw2v.optimizer import Word2VecSGD
+from tfw2v import Vocabulary, Word2Vec, data, losses
+from tfw2v.training import kernels
+from tfw2v.training.optimizer import Word2VecSGD
 
 BUNDLED = Path(tfw2v.__file__).parent / "resources" / "enwiki-text8style-1.5M.txt.gz"
 NUMBERS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]

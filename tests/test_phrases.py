@@ -16,10 +16,10 @@ import pytest
 import tensorflow as tf
 
 from tfw2v import data
-from tfw2v.phrase_join import PhraseJoiner, greedy_joins
-from tfw2v.phrases import Phrases, PhrasesError
-from tfw2v.tokenize import Tokenizer
-from tfw2v.vocabulary import Vocabulary
+from tfw2v.text.phrase_join import PhraseJoiner, greedy_joins
+from tfw2v.text.phrases import Phrases, PhrasesError
+from tfw2v.text.tokenize import Tokenizer
+from tfw2v.text.vocabulary import Vocabulary
 
 PLANTED = [("new", "york"), ("los", "angeles")]
 FOUR_WORDS = ["a1", "b1", "c1", "d1"]

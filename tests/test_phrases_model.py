@@ -11,9 +11,9 @@ import pytest
 from test_export_saved_model import LOAD_AND_QUERY, run_python
 from tfw2v import Word2Vec, data
 from tfw2v.export import projector, read_word2vec_format, saved_model, word2vec_format
-from tfw2v.phrases import Phrases
-from tfw2v.tokenize import Tokenizer
-from tfw2v.vocabulary import Vocabulary
+from tfw2v.text.phrases import Phrases
+from tfw2v.text.tokenize import Tokenizer
+from tfw2v.text.vocabulary import Vocabulary
 
 
 def sqrtn(rows: list[np.ndarray]) -> np.ndarray:

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tfw2v import recipe as recipes
+from tfw2v.training import recipe as recipes
 from tfw2v.cli import parser as cli_parser
 from tfw2v.cli.commands import resolve_recipe
-from tfw2v.recipe import RecipeError
+from tfw2v.training.recipe import RecipeError
 from tfw2v.cli.study import load_study
 
 REPO = Path(__file__).resolve().parent.parent
@@ -180,14 +180,6 @@ def test_loss_study_runner_trains_every_objective_and_tabulates(tmp_path, lee_pa
         assert (out / "loss_study.png").stat().st_size > 0
 
 
-def test_the_recipe_knows_the_losses_the_model_and_the_kernel_know():
-    """recipe.py stays free of TensorFlow (``tfw2v --help`` must not start it), so it keeps its own copies."""
-    from tfw2v import kernels, losses
-
-    assert set(recipes.LOSSES) == set(losses.NAMES)
-    assert recipes.FUSED_LOSSES == kernels.OBJECTIVES
-
-
 @pytest.mark.parametrize("override, named", [({"model": {"loss": "softmax"}}, "loss 'softmax' has no fused kernel"),
                                              ({"training": {"jit_compile": True}}, "jit_compile")])
 def test_fused_on_with_what_the_kernel_cannot_train_is_refused(override, named):
@@ -196,11 +188,9 @@ def test_fused_on_with_what_the_kernel_cannot_train_is_refused(override, named):
     recipes.resolve({"training": {"fused": "auto"}}, override)  # auto falls back instead
 
 
-def test_the_recipe_knows_the_phrase_options_the_library_knows():
-    from tfw2v import phrases
+def test_the_recipe_knows_the_phrase_table_bound_the_library_uses():
+    from tfw2v.text import phrases
 
-    assert recipes.PHRASE_SCORINGS == phrases.SCORINGS
-    assert recipes.DEFAULT_PHRASE_THRESHOLD == phrases.DEFAULT_THRESHOLD
     assert recipes.BY_NAME["phrases.max_entries"].default == phrases.DEFAULT_MAX_ENTRIES
 
 

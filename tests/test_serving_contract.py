@@ -22,8 +22,8 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 from tensorflow_serving.config import model_server_config_pb2
 
 from tfw2v.export.saved_model import saved_model
-from tfw2v.tokenize import Tokenizer
-from tfw2v.vectors import WordVectors
+from tfw2v.text.tokenize import Tokenizer
+from tfw2v.training.vectors import WordVectors
 
 from serving_reference import cosine, sqrtn
 

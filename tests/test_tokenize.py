@@ -7,7 +7,7 @@ import json
 import pytest
 import tensorflow as tf
 
-from tfw2v.tokenize import NORMALIZATIONS, Tokenizer
+from tfw2v.text.tokenize import NORMALIZATIONS, Tokenizer
 
 FFFD = "\ufffd"
 

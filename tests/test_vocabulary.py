@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfw2v.corpus import CorpusError
-from tfw2v.tokenize import Tokenizer
-from tfw2v.vocabulary import Vocabulary
+from tfw2v.text.corpus import CorpusError
+from tfw2v.text.tokenize import Tokenizer
+from tfw2v.text.vocabulary import Vocabulary
 
 LEE_LINES = 300  # tests/data/README.md
 LEE_TOKENS = 59_890

@@ -112,7 +112,7 @@ class Tables:
 
 @dataclasses.dataclass(frozen=True)
 class HuffmanPaths:
-    """word2vec.c's Huffman paths (see :mod:`tfw2v.huffman`): ``points``/``codes`` ``[V, L]``, ``lengths [V]``."""
+    """word2vec.c's Huffman paths (see :mod:`tfw2v.losses.huffman`): ``points``/``codes`` ``[V, L]``, ``lengths [V]``."""
 
     points: np.ndarray
     codes: np.ndarray

@@ -14,11 +14,11 @@ import importlib
 
 _SUBMODULES = ("data", "evaluate", "export", "losses")
 _CLASSES = {
-    "Phrases": "tfw2v.phrases",
-    "Tokenizer": "tfw2v.tokenize",
-    "Vocabulary": "tfw2v.vocabulary",
-    "Word2Vec": "tfw2v.model",
-    "WordVectors": "tfw2v.vectors",
+    "Phrases": "tfw2v.text.phrases",
+    "Tokenizer": "tfw2v.text.tokenize",
+    "Vocabulary": "tfw2v.text.vocabulary",
+    "Word2Vec": "tfw2v.training.model",
+    "WordVectors": "tfw2v.training.vectors",
 }
 
 __all__ = [*_CLASSES, *_SUBMODULES]

@@ -35,10 +35,10 @@ from typing import Literal
 import numpy as np
 import tensorflow as tf
 
-from tfw2v import corpus
-from tfw2v.phrases import Phrases
-from tfw2v.tokenize import Tokenizer
-from tfw2v.vocabulary import Vocabulary
+from tfw2v.text import corpus
+from tfw2v.text.phrases import Phrases
+from tfw2v.text.tokenize import Tokenizer
+from tfw2v.text.vocabulary import Vocabulary
 
 LINES_PER_CHUNK = 256
 BLOCK_SIZE = 2048
@@ -91,7 +91,7 @@ def examples_dataset(
       seed: makes the stream deterministic; None draws a fresh one.
       cbow_mean: CBOW's hidden vector is the mean of the context rows (else their sum).
       tokenizer: defaults to the one the vocabulary was built with.
-      phrases: the :class:`~tfw2v.phrases.Phrases` joined after tokenizing, before the vocabulary lookup;
+      phrases: the :class:`~tfw2v.text.phrases.Phrases` joined after tokenizing, before the vocabulary lookup;
         defaults to the vocabulary's.
       num_shards, shard_index: this worker's share of the blocks (multi-worker training).
       drop_remainder: drop the last, short batch of every epoch.

@@ -7,7 +7,7 @@
 * :func:`bundled` — paths of the evaluation sets shipped in ``tfw2v/resources`` (licences in its README);
 * :class:`EvaluationCallback` — both, at epoch ends of ``model.fit``, written into the Keras logs.
 
-Every function takes a :class:`~tfw2v.vectors.WordVectors` or a trained model with ``word_vectors()`` and
+Every function takes a :class:`~tfw2v.training.vectors.WordVectors` or a trained model with ``word_vectors()`` and
 returns plain Python numbers (JSON-serialisable).
 """
 

@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = cli_parser.build().parse_args(argv)
     args.argv = argv  # recorded in a run's recipe.toml
     prog = f"tfw2v {args.command}"
-    from tfw2v.checkpointing import Interrupted
+    from tfw2v.training.checkpointing import Interrupted
     from tfw2v.cli.commands import HANDLERS
 
     try:
@@ -65,11 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def user_error_message(error: BaseException) -> str | None:
     """The one-line message of an error the user can fix, or ``None`` for a bug (shown with a traceback)."""
-    from tfw2v.corpus import CorpusError
-    from tfw2v.recipe import RecipeError
-    from tfw2v.run import RunError
+    from tfw2v.text.corpus import CorpusError
+    from tfw2v.training.recipe import RecipeError
+    from tfw2v.training.run_directory import RunError
 
-    phrases = sys.modules.get("tfw2v.phrases")  # a PhrasesError implies the (TensorFlow-importing) module loaded
+    phrases = sys.modules.get("tfw2v.text.phrases")  # a PhrasesError implies the (TensorFlow-importing) module loaded
     user_errors = (RecipeError, RunError, CorpusError) + ((phrases.PhrasesError,) if phrases else ())
     if isinstance(error, user_errors):
         return " ".join(str(error).split("\n"))

@@ -10,12 +10,13 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from tfw2v import recipe as recipes
-from tfw2v import run as runs
+from tfw2v.names import OBJECTIVES
+from tfw2v.training import recipe as recipes
+from tfw2v.training import run_directory as runs
 from tfw2v.cli import report
 from tfw2v.cli.parser import recipe_overrides
 from tfw2v.cli.train import train as train_run
-from tfw2v.recipe import BY_NAME, Recipe, RecipeError
+from tfw2v.training.recipe import BY_NAME, Recipe, RecipeError
 
 PROGRESS_VERBOSE = {"auto": "auto", "bar": 1, "lines": 2, "none": 0}
 
@@ -77,10 +78,10 @@ def study(args: argparse.Namespace) -> int:
     cli = command_line_layer(args)
     recipe = recipes.resolve(base, cli)
     chosen = args.losses or losses
-    unknown = [loss for loss in chosen if loss not in recipes.LOSSES]
+    unknown = [loss for loss in chosen if loss not in OBJECTIVES]
     if unknown:
         raise RecipeError(f"--losses: unknown objective(s) {', '.join(unknown)} "
-                          f"(choose from {', '.join(recipes.LOSSES)})")
+                          f"(choose from {', '.join(OBJECTIVES)})")
     studies.run_study(recipe, chosen, Path(args.out), study_file=args.study_recipe,
                       verbose=PROGRESS_VERBOSE[args.progress])
     return 0
@@ -155,8 +156,8 @@ def neighbors(args: argparse.Namespace) -> int:
 
 
 def phrases(args: argparse.Namespace) -> int:
-    from tfw2v import corpus
-    from tfw2v.phrases import Phrases, describe_progress
+    from tfw2v.text import corpus
+    from tfw2v.text.phrases import Phrases, describe_progress
 
     reporter = report.Reporter()
     out = Path(args.out)

@@ -1,6 +1,6 @@
 """The ``tfw2v`` command line: sub-commands and options, generated from the recipe schema.
 
-Every recipe key (see :mod:`tfw2v.recipe`) has an option of ``tfw2v train`` and ``tfw2v study``: ``--dim``,
+Every recipe key (see :mod:`tfw2v.training.recipe`) has an option of ``tfw2v train`` and ``tfw2v study``: ``--dim``,
 ``--min-count``, ``--lowercase/--no-lowercase``, ``--cbow-mean/--cbow-sum``… Only the options actually given
 are collected (argparse ``SUPPRESS`` defaults), so that they can override a recipe without resetting it.
 """
@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import Any, NoReturn
 
-from tfw2v.recipe import EXPORT_FORMATS, OPTIONS, Option
+from tfw2v.training.recipe import EXPORT_FORMATS, OPTIONS, Option
 
 EXPORT_CHOICES = ("all", *EXPORT_FORMATS)
 NONE_WORDS = ("none", "")

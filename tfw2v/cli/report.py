@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
-from tfw2v import recipe as recipes
-from tfw2v.recipe import Recipe
-from tfw2v.run import EXPORT_NAMES, RunError
+from tfw2v.training import recipe as recipes
+from tfw2v.training.recipe import Recipe
+from tfw2v.training.run_directory import EXPORT_NAMES, RunError
 
 
 @dataclasses.dataclass

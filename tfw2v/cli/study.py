@@ -22,11 +22,12 @@ import math
 from pathlib import Path
 from typing import Any, Callable
 
-from tfw2v import recipe as recipes
+from tfw2v.names import OBJECTIVES
+from tfw2v.training import recipe as recipes
 from tfw2v.cli.report import Reporter
 from tfw2v.cli.train import train
-from tfw2v.recipe import Recipe, RecipeError
-from tfw2v.run import RunDirectory, RunError
+from tfw2v.training.recipe import Recipe, RecipeError
+from tfw2v.training.run_directory import RunDirectory, RunError
 
 STUDY_SECTION = "study"
 STUDY_KEYS = {"losses"}
@@ -45,12 +46,12 @@ def load_study(path: str | Path) -> tuple[dict[str, dict[str, Any]], list[str]]:
     unknown = sorted(set(study) - STUDY_KEYS)
     if unknown:
         raise RecipeError(f"{path}: unknown key '{unknown[0]}' in [{STUDY_SECTION}] (known: {', '.join(STUDY_KEYS)})")
-    losses = study.get("losses", list(recipes.LOSSES))
+    losses = study.get("losses", list(OBJECTIVES))
     if not isinstance(losses, list) or not losses or not all(isinstance(x, str) for x in losses):
         raise RecipeError(f"{path}: [{STUDY_SECTION}] losses must be a non-empty list of objective names")
-    bad = [x for x in losses if x not in recipes.LOSSES]
+    bad = [x for x in losses if x not in OBJECTIVES]
     if bad:
-        raise RecipeError(f"{path}: [{STUDY_SECTION}] losses: {bad[0]!r} is not one of {', '.join(recipes.LOSSES)}")
+        raise RecipeError(f"{path}: [{STUDY_SECTION}] losses: {bad[0]!r} is not one of {', '.join(OBJECTIVES)}")
     layer = recipes.check_document(document, str(path), base_dir=path.resolve().parent, allow=(STUDY_SECTION,))
     if "loss" in layer.get("model", {}):
         raise RecipeError(f"{path}: [model] loss is chosen per run by [{STUDY_SECTION}] losses; remove it")

@@ -1,6 +1,6 @@
 """``tfw2v train``: create or resume a run and take it to completion — vocabulary, resumable training with
-checkpoints, TensorBoard logs, evaluation, nearest neighbours and exports (see :mod:`tfw2v.run` for the
-directory layout and :mod:`tfw2v.checkpointing` for how a stopped run resumes exactly)."""
+checkpoints, TensorBoard logs, evaluation, nearest neighbours and exports (see :mod:`tfw2v.training.run_directory` for the
+directory layout and :mod:`tfw2v.training.checkpointing` for how a stopped run resumes exactly)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from typing import Any, Callable
 
 import keras
 
-from tfw2v import recipe as recipes
-from tfw2v.checkpointing import Checkpointer, CheckpointError, StopSignals, epoch_seed, fit_resumable
+from tfw2v.names import SAMPLED_OBJECTIVES
+from tfw2v.training import recipe as recipes
+from tfw2v.training.checkpointing import Checkpointer, CheckpointError, StopSignals, epoch_seed, fit_resumable
 from tfw2v.cli.report import (
     Reporter,
     evaluate_vectors,
@@ -23,8 +24,8 @@ from tfw2v.cli.report import (
     format_neighbours,
     neighbours,
 )
-from tfw2v.recipe import Recipe
-from tfw2v.run import (
+from tfw2v.training.recipe import Recipe
+from tfw2v.training.run_directory import (
     RunDirectory,
     RunError,
     _now,
@@ -76,7 +77,7 @@ def train(
 
     ``sources`` (where the recipe came from) and ``command`` (the command line) go into the header of the
     run's ``recipe.toml``. Returns the run's final status. Raises :class:`RunError` for user errors and
-    :class:`tfw2v.checkpointing.Interrupted` after saving when SIGINT/SIGTERM stopped it.
+    :class:`tfw2v.training.checkpointing.Interrupted` after saving when SIGINT/SIGTERM stopped it.
     """
     reporter = reporter or Reporter()
     say = reporter.say
@@ -127,7 +128,7 @@ def train(
             say(f"restored {Path(checkpointer.restored).name}: epoch {min(position[0] + 1, t['epochs'])}/"
                 f"{t['epochs']}, step {position[1]}, {float(model.words_seen.numpy()):,.0f} words read")
         m = recipe["model"]
-        sampled = f"{m['negatives']} negatives, " if m["loss"] in recipes.SAMPLED_LOSSES else ""
+        sampled = f"{m['negatives']} negatives, " if m["loss"] in SAMPLED_OBJECTIVES else ""
         say(f"model: {m['architecture']} / {m['loss']}, dim {m['dim']}, window {t['window']}, {sampled}"
             f"sample {t['sample']:g}, alpha {t['alpha']:g}, batch {t['batch_size']}, {t['epochs']} epochs, "
             f"seed {t['seed']}")
@@ -196,7 +197,7 @@ def train(
 
 
 def _vocabulary(run: RunDirectory, recipe: Recipe, files: list[str], table, say: Callable[[str], None]):
-    from tfw2v.vocabulary import Vocabulary
+    from tfw2v.text.vocabulary import Vocabulary
 
     status = run.read_status()
     if run.vocab_file.exists():
@@ -223,7 +224,7 @@ def _vocabulary(run: RunDirectory, recipe: Recipe, files: list[str], table, say:
 
 def _phrase_table_file(recipe: Recipe):
     """The phrase table ``[phrases] file`` names (``None`` when there is none), checked against the recipe."""
-    from tfw2v.phrases import Phrases, PhrasesError
+    from tfw2v.text.phrases import Phrases, PhrasesError
 
     path = recipe["phrases"]["file"]
     if not path:
@@ -241,7 +242,7 @@ def _phrase_table_file(recipe: Recipe):
 def _phrases(run: RunDirectory, recipe: Recipe, files: list[str], table, say: Callable[[str], None]):
     """The run's phrase table: kept from an earlier attempt, the ``[phrases] file`` table (``table``), or
     detected now; written to ``RUN/phrases.txt`` before the vocabulary is counted with it."""
-    from tfw2v.phrases import Phrases, PhrasesError, describe_progress
+    from tfw2v.text.phrases import Phrases, PhrasesError, describe_progress
 
     p = recipe["phrases"]
     if not recipes.uses_phrases(recipe):
@@ -283,7 +284,7 @@ def _read_history(run: RunDirectory) -> list[dict[str, Any]]:
 
 
 def _callbacks_factory(run: RunDirectory, recipe: Recipe, vocab, verbose, reporter: Reporter):
-    from tfw2v.progress import CorpusProgress, StepLog
+    from tfw2v.training.progress import CorpusProgress, StepLog
 
     t, ev = recipe["training"], recipe["evaluation"]
     tensorboard = keras.callbacks.TensorBoard(log_dir=str(run.logs), write_graph=False, update_freq="epoch")

@@ -20,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from tfw2v.evaluation.common import PathLike, bundled, lookup_key, numbered_lines, word_lookup
-from tfw2v.vectors import HasWordVectors, WordVectors, as_word_vectors
+from tfw2v.training.vectors import HasWordVectors, WordVectors, as_word_vectors
 
 SECTION_MARK = ": "
 SYNTACTIC_PREFIX = "gram"

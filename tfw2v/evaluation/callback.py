@@ -9,7 +9,7 @@ import keras
 from tfw2v.evaluation.analogies import analogies
 from tfw2v.evaluation.common import PathLike, bundled
 from tfw2v.evaluation.similarity import similarity
-from tfw2v.vectors import as_word_vectors
+from tfw2v.training.vectors import as_word_vectors
 
 DEFAULT_SIMILARITY_SETS = ("wordsim353", "simlex999", "men")
 

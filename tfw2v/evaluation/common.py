@@ -6,14 +6,10 @@ import os
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from tfw2v.names import BUNDLED_EVALUATION
+
 DATA_DIR = Path(__file__).resolve().parent.parent / "resources"
 
-BUNDLED_FILES = {
-    "questions-words": "questions-words.txt",
-    "wordsim353": "wordsim353.tsv",
-    "simlex999": "simlex999.txt",
-    "men": "MEN_dataset_natural_form_full",
-}
 
 PathLike = str | os.PathLike[str]
 
@@ -24,9 +20,9 @@ def bundled(name: str) -> Path:
     ``name`` is one of ``"questions-words"`` (Google analogies), ``"wordsim353"``, ``"simlex999"``, ``"men"``.
     """
     try:
-        return DATA_DIR / BUNDLED_FILES[name]
+        return DATA_DIR / BUNDLED_EVALUATION[name]
     except KeyError:
-        raise ValueError(f"unknown bundled evaluation set {name!r}; expected one of {sorted(BUNDLED_FILES)}") from None
+        raise ValueError(f"unknown bundled evaluation set {name!r}; expected one of {sorted(BUNDLED_EVALUATION)}") from None
 
 
 def numbered_lines(path: PathLike) -> Iterator[tuple[int, str]]:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from tfw2v.evaluation.common import PathLike, lookup_key, numbered_lines, word_lookup
-from tfw2v.vectors import HasWordVectors, WordVectors, as_word_vectors
+from tfw2v.training.vectors import HasWordVectors, WordVectors, as_word_vectors
 
 COMMENT_MARK = "#"
 

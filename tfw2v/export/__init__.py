@@ -1,6 +1,6 @@
 """Ship trained vectors: a SavedModel for TF Serving and TF Hub, Embedding Projector files, word2vec.c format.
 
-Every exporter takes a trained :class:`~tfw2v.model.Word2Vec` or plain :class:`~tfw2v.vectors.WordVectors`
+Every exporter takes a trained :class:`~tfw2v.training.model.Word2Vec` or plain :class:`~tfw2v.training.vectors.WordVectors`
 and writes atomically: a failure leaves no half-written output and nothing existing is overwritten unless
 asked.
 """

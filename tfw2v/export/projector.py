@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfw2v.export.atomic import PathLike, atomic_files
-from tfw2v.vectors import HasWordVectors, WordVectors, as_word_vectors
+from tfw2v.training.vectors import HasWordVectors, WordVectors, as_word_vectors
 
 CHECKPOINT_PREFIX = "embeddings.ckpt-1"
 METADATA_FILE = "metadata.tsv"

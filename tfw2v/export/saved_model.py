@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from tfw2v.export.atomic import atomic_directory
 from tfw2v.export.serving_module import DEFAULT_K, EmbeddingModule, serving_signatures
-from tfw2v.vectors import HasWordVectors, WordVectors, as_word_vectors
+from tfw2v.training.vectors import HasWordVectors, WordVectors, as_word_vectors
 
 VOCABULARY_FILE = "vocabulary.txt"
 PHRASES_FILE = "phrases.txt"
@@ -57,7 +57,7 @@ def saved_model(
     """Export ``model_or_vectors`` to ``<base_dir>/<version>/`` atomically and return that directory.
 
     Args:
-      model_or_vectors: :class:`~tfw2v.vectors.WordVectors` or a trained model exposing ``word_vectors()``;
+      model_or_vectors: :class:`~tfw2v.training.vectors.WordVectors` or a trained model exposing ``word_vectors()``;
         its tokenizer becomes the serving graph's tokenizer.
       base_dir: the model's base path (TF Serving's ``base_path``); created if missing.
       version: integer version directory; ``None`` takes one more than the largest existing numeric

@@ -8,7 +8,7 @@ table through the Hub interface moves every signature with it. Tokens are looked
 goes to row ``V + fingerprint64(token) mod B`` (``StringToHashBucketFast``).
 
 When the vectors were trained with phrases, the graph joins them (``new york`` → ``new_york``, core ops, see
-:mod:`tfw2v.phrase_join`) after tokenizing and before the lookup, in every signature.
+:mod:`tfw2v.text.phrase_join`) after tokenizing and before the lookup, in every signature.
 
 Sentence vectors use the ``sqrtn`` combiner over the sentence's tokens ``t_1 … t_n`` (OOV tokens included)::
 
@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from tfw2v.tokenize import Tokenizer
-from tfw2v.vectors import WordVectors
+from tfw2v.text.tokenize import Tokenizer
+from tfw2v.training.vectors import WordVectors
 
 DEFAULT_K = 10
 """Number of neighbours ``nearest_neighbors`` returns when the request leaves ``k`` out."""

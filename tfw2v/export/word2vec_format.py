@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 
 from tfw2v.export.atomic import PathLike, atomic_file
-from tfw2v.vectors import HasWordVectors, WordVectors, as_word_vectors
+from tfw2v.training.vectors import HasWordVectors, WordVectors, as_word_vectors
 
 _ASCII_WHITESPACE = frozenset(" \t\n\r\v\f")
 _NON_BLANK = re.compile(rb"\S")

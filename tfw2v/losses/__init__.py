@@ -20,6 +20,7 @@ from __future__ import annotations
 import inspect
 
 from tfw2v.losses.base import Objective
+from tfw2v.names import OBJECTIVES
 from tfw2v.losses.hierarchical import HierarchicalSoftmax
 from tfw2v.losses.logistic import NCE, NegativeSampling
 from tfw2v.losses.sampled import DownsampledSoftmax, SampledSoftmax
@@ -34,7 +35,7 @@ _CLASSES: dict[str, type[Objective]] = {
     "ns": NegativeSampling,
     "hs": HierarchicalSoftmax,
 }
-NAMES = tuple(_CLASSES)
+NAMES = OBJECTIVES
 OPTIONS = ("counts", "negatives", "noise", "noise_exponent", "share_negatives", "seed")
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from tfw2v.huffman import build_huffman
+from tfw2v.losses.huffman import build_huffman
 from tfw2v.losses.base import Objective
 
 
 class HierarchicalSoftmax(Objective):
     """``ℓ(h, y) = -Σ_j log σ((1 - 2·code_j) · h·u_{point_j})`` over the ``lengths[y]`` steps of ``y``'s path.
 
-    ``code``/``point`` come from :func:`tfw2v.huffman.build_huffman` (word2vec.c's convention: node
+    ``code``/``point`` come from :func:`tfw2v.losses.huffman.build_huffman` (word2vec.c's convention: node
     ``point_j`` is trained towards ``1 - code_j``); ``u`` is row ``point_j`` of ``output_embeddings``
     (word2vec.c's ``syn1``: inner nodes use rows ``0 … V-2``, row ``V-1`` is never read). No bias. The
     ``p(w | h)`` sum to 1 over the vocabulary, and the loss is linear in the label weights, so a soft target

@@ -18,7 +18,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-NAMES = ("unigram", "log_uniform", "uniform")
+from tfw2v.names import NOISE_DISTRIBUTIONS
+
+NAMES = NOISE_DISTRIBUTIONS
 
 
 class NoiseDistribution:

@@ -13,7 +13,7 @@ word2vec.c's ``if (target == word) continue`` and ``remove_accidental_hits=True`
 Sharing (``share_negatives``):
 
 * ``"pair"`` (word2vec.c's): ``K`` fresh samples for every (input, target) pair. Only the fused kernel
-  (:mod:`tfw2v.kernels`) draws them, inside the op; a model on the generic path refuses it at ``compile``.
+  (:mod:`tfw2v.training.kernels`) draws them, inside the op; a model on the generic path refuses it at ``compile``.
 * ``"example"``: ``n_bk`` has shape ``[B, K]``; one example's ``K`` samples are scored against every one of its
   ``T`` labels, each label skipping its own accidental hits.
 * ``"auto"`` (default): ``"pair"`` where the fused kernel trains, ``"example"`` on the generic path, where
@@ -40,8 +40,8 @@ import tensorflow as tf
 
 from tfw2v.losses import noise as noise_lib
 from tfw2v.losses.base import Objective, read_rows
+from tfw2v.names import SHARE_NEGATIVES
 
-SHARE_NEGATIVES = ("auto", "pair", "example", "batch")
 
 
 class SampledObjective(Objective):

@@ -6,8 +6,8 @@ from typing import Iterable, Protocol, Sequence
 
 import numpy as np
 
-from tfw2v.phrases import Phrases
-from tfw2v.tokenize import Tokenizer
+from tfw2v.text.phrases import Phrases
+from tfw2v.text.tokenize import Tokenizer
 
 
 class HasWordVectors(Protocol):

@@ -12,7 +12,7 @@ and ``scoring="npmi"`` is gensim's normalized pointwise mutual information, in `
 
 A pair becomes the token ``a_b`` when both words and the pair occur at least ``min_count`` times and its score
 exceeds ``threshold``. Sentences are joined left to right, and after a join the next pair starts after ``b``
-(:mod:`tfw2v.phrase_join`). ``passes=2`` detects again on the joined text, which finds phrases of up to four
+(:mod:`tfw2v.text.phrase_join`). ``passes=2`` detects again on the joined text, which finds phrases of up to four
 words, as word2vec.c's demo does by running word2phrase twice.
 
 **Memory bound.** Counting keeps one hash-table entry per distinct word and per distinct pair. Like
@@ -35,12 +35,11 @@ from typing import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
-from tfw2v import corpus
-from tfw2v.phrase_join import PAIR_SEPARATOR, PhraseJoiner, adjacent_pairs
-from tfw2v.tokenize import Tokenizer
+from tfw2v.names import DEFAULT_PHRASE_THRESHOLD, PHRASE_SCORINGS
+from tfw2v.text import corpus
+from tfw2v.text.phrase_join import PAIR_SEPARATOR, PhraseJoiner, adjacent_pairs
+from tfw2v.text.tokenize import Tokenizer
 
-SCORINGS = ("word2vec", "npmi")
-DEFAULT_THRESHOLD = {"word2vec": 100.0, "npmi": 0.5}
 DEFAULT_MAX_ENTRIES = 20_000_000
 DELIMITER = "_"
 COUNT_LINES_PER_CHUNK = 1024
@@ -249,15 +248,15 @@ class Phrases:
 
     # ---- persistence ----------------------------------------------------------------------------
     def save(self, path: corpus.Source) -> None:
-        """Write the table as plain text, atomically (the format is in :func:`tfw2v.phrase_file.write`)."""
-        from tfw2v import phrase_file
+        """Write the table as plain text, atomically (the format is in :func:`tfw2v.text.phrase_file.write`)."""
+        from tfw2v.text import phrase_file
 
         phrase_file.write(self, path)
 
     @classmethod
     def load(cls, path: corpus.Source) -> "Phrases":
         """Read a table written by :meth:`save`; :class:`PhrasesError` names the file and line of a problem."""
-        from tfw2v import phrase_file
+        from tfw2v.text import phrase_file
 
         return phrase_file.read(path)
 
@@ -276,10 +275,10 @@ class Phrases:
 
 def check_options(scoring: str, threshold: float | None, min_count: int) -> tuple[str, float, int]:
     """Validate the scoring options; return them with ``threshold`` filled in for ``None``."""
-    if scoring not in SCORINGS:
-        raise PhrasesError(f"scoring={scoring!r}: expected one of {', '.join(SCORINGS)}")
+    if scoring not in PHRASE_SCORINGS:
+        raise PhrasesError(f"scoring={scoring!r}: expected one of {', '.join(PHRASE_SCORINGS)}")
     if threshold is None:
-        threshold = DEFAULT_THRESHOLD[scoring]
+        threshold = DEFAULT_PHRASE_THRESHOLD[scoring]
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold >= 0:
         raise PhrasesError(f"threshold={threshold!r}: must be a number >= 0")
     if scoring == "npmi" and not threshold < 1:

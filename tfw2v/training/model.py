@@ -9,13 +9,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfw2v import kernels, losses
+from tfw2v import losses
+from tfw2v.names import DEFAULT_ALPHA
+from tfw2v.training import kernels
 from tfw2v.losses.base import read_rows
-from tfw2v.optimizer import Word2VecSGD, linear_decay
-from tfw2v.vectors import WordVectors
-from tfw2v.vocabulary import Vocabulary
+from tfw2v.training.optimizer import Word2VecSGD, linear_decay
+from tfw2v.training.vectors import WordVectors
+from tfw2v.text.vocabulary import Vocabulary
 
-DEFAULT_ALPHA = {"skipgram": 0.025, "cbow": 0.05}
 MIN_ALPHA_RATIO = 1e-4
 #: Train steps per call into TensorFlow when ``compile`` is not told otherwise and no ``tf.distribute`` strategy
 #: is in scope. A fused step of 1024 examples takes a few ms; Keras's per-call Python work (~1 ms) would
@@ -37,7 +38,7 @@ class Word2Vec(keras.Model):
 
     Training follows word2vec.c: every (input, label) pair contributes its own loss, so the batch loss is
     ``Σ_b m_b · L_b`` with ``m_b`` the number of pairs in example ``b`` (its labels for skip-gram, 1 for CBOW),
-    and :meth:`compile` without an optimizer gives :class:`~tfw2v.optimizer.Word2VecSGD` with
+    and :meth:`compile` without an optimizer gives :class:`~tfw2v.training.optimizer.Word2VecSGD` with
     ``lr = alpha · max(1e-4, 1 − words_seen / (words_per_epoch · epochs))``. The reported ``loss`` is the mean
     loss per pair, accumulated in float64.
 
@@ -51,9 +52,9 @@ class Word2Vec(keras.Model):
       words_per_epoch: corpus words in one epoch (default ``vocab.corpus_words``), the unit of the schedule.
       seed: initialisation and negative-sampling seed.
       fused: which training path :meth:`compile` picks, as ``keras.layers.LSTM`` picks cuDNN. ``"auto"`` uses
-        the fused C++ kernel (:mod:`tfw2v.kernels`: word2vec.c's per-pair SGD in place, several times faster)
+        the fused C++ kernel (:mod:`tfw2v.training.kernels`: word2vec.c's per-pair SGD in place, several times faster)
         when all its conditions hold — CPU tables, the default :class:`Word2VecSGD`, a loss in
-        :data:`tfw2v.kernels.OBJECTIVES`, no ``jit_compile``, no ``tf.distribute`` strategy, a C++ compiler
+        :data:`tfw2v.training.kernels.OBJECTIVES`, no ``jit_compile``, no ``tf.distribute`` strategy, a C++ compiler
         to build it — and the generic ``GradientTape`` path otherwise (with one warning if only the build
         failed). ``True`` insists (``ValueError`` naming the condition that fails), ``False`` always takes the
         generic path. :attr:`uses_fused_kernel` tells which one trains.

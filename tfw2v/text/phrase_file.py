@@ -27,9 +27,9 @@ import json
 import os
 import re
 
-from tfw2v import corpus
-from tfw2v.phrases import COLUMNS, FILE_FORMAT, FILE_HEADER, Phrase, PhrasePass, Phrases, PhrasesError
-from tfw2v.tokenize import Tokenizer
+from tfw2v.text import corpus
+from tfw2v.text.phrases import COLUMNS, FILE_FORMAT, FILE_HEADER, Phrase, PhrasePass, Phrases, PhrasesError
+from tfw2v.text.tokenize import Tokenizer
 
 _SECTION = re.compile(r"\[pass ([0-9]+)\]")
 _SETTINGS = ("format", "scoring", "threshold", "min_count", "delimiter", "tokenizer")

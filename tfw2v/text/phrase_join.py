@@ -81,7 +81,7 @@ class PhrasePassTables(tf.Module):
 
 
 class PhraseJoiner(tf.Module):
-    """Applies the phrase passes of a :class:`~tfw2v.phrases.Phrases` table to ragged tokens ``[N, (t)]``.
+    """Applies the phrase passes of a :class:`~tfw2v.text.phrases.Phrases` table to ragged tokens ``[N, (t)]``.
 
     Each pass's tables (:class:`PhrasePassTables`) are tracked by this module, so a SavedModel that holds the
     module carries its phrases.

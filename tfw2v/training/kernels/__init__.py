@@ -6,13 +6,13 @@ batch pair by pair as word2vec.c does, with the rows in L1 cache, Hogwild across
 thread pool. Within an example it follows word2vec.c's order: score the target and the negatives against the
 input row, accumulate the input's gradient, update the output rows, then the input row (CBOW: every context
 row gets the full gradient). Each pair sees the updates of the pairs before it, so the generic path's cap on
-rows repeated in a batch (:class:`tfw2v.optimizer.Word2VecSGD`) has nothing to correct and is not applied.
+rows repeated in a batch (:class:`tfw2v.training.optimizer.Word2VecSGD`) has nothing to correct and is not applied.
 
 With one thread (``max_threads=1``, or ``tf.config.threading.set_intra_op_parallelism_threads(1)``) a step is
 deterministic; with more, examples on different threads race on shared rows as word2vec.c's threads do, so
 results vary in the last bits from run to run.
 
-:func:`library` builds the op at first use (:mod:`tfw2v.kernels.build`) and remembers the outcome: the op
+:func:`library` builds the op at first use (:mod:`tfw2v.training.kernels.build`) and remembers the outcome: the op
 module, or the :class:`KernelUnavailable` that says why there is none.
 """
 
@@ -24,9 +24,10 @@ from typing import Literal
 import numpy as np
 import tensorflow as tf
 
-from tfw2v.kernels.build import KernelUnavailable
+from tfw2v.names import FUSED_OBJECTIVES
+from tfw2v.training.kernels.build import KernelUnavailable
 
-OBJECTIVES = ("ns", "nce", "ds", "hs")
+OBJECTIVES = FUSED_OBJECTIVES
 
 _lock = threading.Lock()
 _outcome: list = []  # [module] or [KernelUnavailable], once tried
@@ -35,7 +36,7 @@ _outcome: list = []  # [module] or [KernelUnavailable], once tried
 @tf.autograph.experimental.do_not_convert
 def library():
     """The loaded op library (built at first use); raises :class:`KernelUnavailable` if it cannot be had."""
-    from tfw2v.kernels import build
+    from tfw2v.training.kernels import build
 
     with _lock:
         if not _outcome:

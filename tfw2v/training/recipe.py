@@ -31,23 +31,23 @@ import tomllib
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from tfw2v.names import (
+    ARCHITECTURES,
+    BUNDLED_EVALUATION,
+    DEFAULT_ALPHA,
+    DEFAULT_PHRASE_THRESHOLD,
+    FUSED_OBJECTIVES,
+    NOISE_DISTRIBUTIONS,
+    OBJECTIVES,
+    PHRASE_SCORINGS,
+    SHARE_NEGATIVES,
+)
+
 BUNDLED_PREFIX = "bundled:"
-RESOURCES = Path(__file__).resolve().parent / "resources"
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 DEFAULT_CORPUS = "bundled:enwiki-text8style-1.5M.txt.gz"
-BUNDLED_EVALUATION = {
-    "questions-words": "questions-words.txt",
-    "wordsim353": "wordsim353.tsv",
-    "simlex999": "simlex999.txt",
-    "men": "MEN_dataset_natural_form_full",
-}
-LOSSES = ("softmax", "sampled_softmax", "ds", "nce", "ns", "hs")
-SAMPLED_LOSSES = ("sampled_softmax", "ds", "nce", "ns")  # the ones that use negatives and the noise options
 EXPORT_FORMATS = ("saved_model", "word2vec", "word2vec-binary", "projector")
-DEFAULT_ALPHA = {"skipgram": 0.025, "cbow": 0.05}
 FUSED_CHOICES = {"auto": "auto", "on": True, "off": False}  # training.fused → Word2Vec(fused=...)
-FUSED_LOSSES = ("ns", "nce", "ds", "hs")  # the fused kernel's objectives (tfw2v.kernels.OBJECTIVES)
-PHRASE_SCORINGS = ("word2vec", "npmi")  # tfw2v.phrases.SCORINGS
-DEFAULT_PHRASE_THRESHOLD = {"word2vec": 100.0, "npmi": 0.5}  # tfw2v.phrases.DEFAULT_THRESHOLD
 
 
 class RecipeError(ValueError):
@@ -104,15 +104,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("phrases", "file", "str", None, "a phrase table from 'tfw2v phrases' to join instead of detecting",
            nullable=True, path=True),
     # [model]
-    Option("model", "architecture", "str", "skipgram", "skip-gram or CBOW", choices=("skipgram", "cbow")),
+    Option("model", "architecture", "str", "skipgram", "skip-gram or CBOW", choices=ARCHITECTURES),
     Option("model", "dim", "int", 100, "embedding size", minimum=1),
-    Option("model", "loss", "str", "ns", "training objective", choices=LOSSES),
+    Option("model", "loss", "str", "ns", "training objective", choices=OBJECTIVES),
     Option("model", "negatives", "int", 5, "noise samples per example (sampled objectives)", minimum=1),
-    Option("model", "noise", "str", "unigram", "noise distribution", choices=("unigram", "log_uniform", "uniform")),
+    Option("model", "noise", "str", "unigram", "noise distribution", choices=NOISE_DISTRIBUTIONS),
     Option("model", "noise_exponent", "float", 0.75, "exponent of the unigram noise"),
     Option("model", "share_negatives", "str", "auto",
            "fresh negatives per pair (the fused kernel), per example or per batch; auto: pair on the kernel, "
-           "example on the generic path", choices=("auto", "pair", "example", "batch")),
+           "example on the generic path", choices=SHARE_NEGATIVES),
     Option("model", "cbow_mean", "bool", True, "CBOW: mean of the context vectors (false: their sum)"),
     # [training]
     Option("training", "epochs", "int", 5, "passes over the corpus", minimum=1),
@@ -398,9 +398,9 @@ def _check_fused(values: Mapping[str, Mapping[str, Any]]) -> None:
     if values["training"]["fused"] != "on":
         return
     loss = values["model"]["loss"]
-    if loss not in FUSED_LOSSES:
+    if loss not in FUSED_OBJECTIVES:
         raise RecipeError(f"training.fused = 'on' (--fused on), but loss {loss!r} has no fused kernel "
-                          f"(it covers {', '.join(FUSED_LOSSES)}); use --fused auto or off")
+                          f"(it covers {', '.join(FUSED_OBJECTIVES)}); use --fused auto or off")
     if values["training"]["jit_compile"]:
         raise RecipeError("training.fused = 'on' (--fused on) and jit_compile = true (--jit-compile) exclude "
                           "each other: XLA compiles the generic path, not the kernel")

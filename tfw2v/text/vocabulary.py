@@ -9,9 +9,9 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
-from tfw2v import corpus
-from tfw2v.phrases import Phrases
-from tfw2v.tokenize import Tokenizer
+from tfw2v.text import corpus
+from tfw2v.text.phrases import Phrases
+from tfw2v.text.tokenize import Tokenizer
 
 COUNT_BATCH_LINES = 1024
 WORD2VEC_SENTENCE_END = "</s>"  # word2vec.c's vocabulary entry 0
@@ -27,7 +27,7 @@ class Vocabulary:
       corpus_words: every token the corpus held when the vocabulary was built, including those that
         fell below ``min_count`` (the unit of training progress and of words/s).
       tokenizer: the :class:`Tokenizer` the counts were made with; pipelines reuse it.
-      phrases: the :class:`~tfw2v.phrases.Phrases` joined before counting (``None``: no phrases); pipelines,
+      phrases: the :class:`~tfw2v.text.phrases.Phrases` joined before counting (``None``: no phrases); pipelines,
         the model and its exports reuse it.
     """
 
@@ -217,7 +217,7 @@ class Vocabulary:
 
     def huffman(self):
         """word2vec.c's Huffman tree over the counts (codes and points for hierarchical softmax)."""
-        from tfw2v.huffman import build_huffman
+        from tfw2v.losses.huffman import build_huffman
 
         return build_huffman(self.counts)
 

@@ -2,9 +2,9 @@
 
     RUN/recipe.toml        the fully resolved recipe (``tfw2v train --recipe RUN/recipe.toml`` reproduces it)
     RUN/run.json           status: "training" or "complete", corpus words, vocabulary size, epochs done, speed
-    RUN/phrases.txt        the phrase table joined before counting (only with ``[phrases]``; :mod:`tfw2v.phrase_file`)
+    RUN/phrases.txt        the phrase table joined before counting (only with ``[phrases]``; :mod:`tfw2v.text.phrase_file`)
     RUN/vocab.txt          the vocabulary, ``word count`` per line (word2vec.c ``-save-vocab`` format)
-    RUN/checkpoints/       ``tf.train.CheckpointManager`` checkpoints (see :mod:`tfw2v.checkpointing`)
+    RUN/checkpoints/       ``tf.train.CheckpointManager`` checkpoints (see :mod:`tfw2v.training.checkpointing`)
     RUN/logs/              TensorBoard: epoch scalars (``keras.callbacks.TensorBoard``, in ``train/``), step
                            scalars (``steps/``), and the Embedding Projector files (``tfw2v.export.projector``)
     RUN/progress.jsonl     step and epoch scalars as JSON lines
@@ -28,8 +28,9 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-from tfw2v import recipe as recipes
-from tfw2v.recipe import Recipe, RecipeError
+from tfw2v.names import SAMPLED_OBJECTIVES
+from tfw2v.training import recipe as recipes
+from tfw2v.training.recipe import Recipe, RecipeError
 
 RUN_FORMAT = 1
 RECIPE_FILE = "recipe.toml"
@@ -168,13 +169,13 @@ def default_run_path(base: str | os.PathLike = "runs") -> Path:
 
 # ---------------------------------------------------------------------------------------------------------
 def tokenizer_of(recipe: Recipe):
-    from tfw2v.tokenize import Tokenizer
+    from tfw2v.text.tokenize import Tokenizer
 
     return Tokenizer.from_config(dict(recipe["tokenizer"]))
 
 
 def corpus_files(recipe: Recipe) -> list[str]:
-    from tfw2v import corpus
+    from tfw2v.text import corpus
 
     paths = [recipes.bundled_path(p) for p in recipe["corpus"]["paths"]]
     try:
@@ -184,12 +185,12 @@ def corpus_files(recipe: Recipe) -> list[str]:
 
 
 def build_model(recipe: Recipe, vocab) -> Any:
-    """The :class:`~tfw2v.model.Word2Vec` a recipe describes, compiled with word2vec's optimizer."""
-    from tfw2v.model import Word2Vec
+    """The :class:`~tfw2v.training.model.Word2Vec` a recipe describes, compiled with word2vec's optimizer."""
+    from tfw2v.training.model import Word2Vec
 
     m, t = recipe["model"], recipe["training"]
     options: dict[str, Any] = {}
-    if m["loss"] in recipes.SAMPLED_LOSSES:
+    if m["loss"] in SAMPLED_OBJECTIVES:
         options.update(noise=m["noise"], noise_exponent=m["noise_exponent"], share_negatives=m["share_negatives"])
     try:
         model = Word2Vec(
@@ -216,7 +217,7 @@ def make_dataset(recipe: Recipe, files: list[str], vocab, seed: int):
 
 
 def load_vocab(run: RunDirectory, recipe: Recipe, corpus_words: int | None):
-    from tfw2v.vocabulary import Vocabulary
+    from tfw2v.text.vocabulary import Vocabulary
 
     phrases = load_phrases(run, recipe)
     try:
@@ -228,7 +229,7 @@ def load_vocab(run: RunDirectory, recipe: Recipe, corpus_words: int | None):
 
 def load_phrases(run: RunDirectory, recipe: Recipe):
     """The run's phrase table (``None`` when its recipe joins no phrases)."""
-    from tfw2v.phrases import Phrases
+    from tfw2v.text.phrases import Phrases
 
     if not recipes.uses_phrases(recipe):
         return None
@@ -263,7 +264,7 @@ def load_vectors(path: str | os.PathLike, *, say: Callable[[str], None] | None =
 
 def load_run(run: RunDirectory, *, say: Callable[[str], None] | None = None):
     """``(WordVectors, recipe, status)`` of a run directory, from its newest restorable checkpoint."""
-    from tfw2v.checkpointing import Checkpointer, CheckpointError
+    from tfw2v.training.checkpointing import Checkpointer, CheckpointError
 
     run.check_run()
     recipe = run.read_recipe()
