@@ -81,15 +81,8 @@ class Vocabulary:
         if max_size is not None and max_size < 1:
             raise ValueError(f"max_size={max_size}: must be >= 1 or None")
         tokenizer = _tokenizer_with(phrases, tokenizer)
-        if not isinstance(sources, tf.data.Dataset) and not isinstance(sources, (str, os.PathLike)):
-            sources = list(sources)
-        name = corpus.describe(sources)
-        keys, values, repaired = _count_tokens(corpus.line_chunks(sources, COUNT_BATCH_LINES), tokenizer, phrases)
-        if repaired:
-            warnings.warn(f"{name}: {repaired} line(s) had invalid UTF-8, replaced with U+FFFD", stacklevel=2)
+        name, keys, values, repaired = _count_corpus(sources, tokenizer, phrases)
         corpus_words = int(values.sum())
-        if corpus_words == 0:
-            raise corpus.CorpusError(f"{name}: the corpus is empty (no tokens)")
         keep = values >= min_count
         if not keep.any():
             top = int(np.lexsort((keys, -values))[0])  # the first word of the full order, deterministic
@@ -104,6 +97,37 @@ class Vocabulary:
         tokens = [k.decode("utf-8") for k in keys[order]]
         vocab = cls(tokens, values[order], corpus_words=corpus_words, tokenizer=tokenizer, phrases=phrases)
         vocab.invalid_utf8_lines = repaired
+        return vocab
+
+    def updated(self, sources: corpus.Sources, *, min_count: int = 5) -> "Vocabulary":
+        """This vocabulary grown by another corpus, as gensim's ``build_vocab(sentences, update=True)``.
+
+        ``sources`` is counted with this vocabulary's tokenizer and phrases. Every token here stays, its count
+        increased by its count in ``sources`` (a token absent from ``sources`` keeps its count); a token new to
+        the vocabulary joins when ``sources`` holds it at least ``min_count`` times. The result is sorted into
+        the canonical order (count descending, ties by UTF-8 bytes ascending), so ids change: unlike gensim,
+        which appends new words after the old ones, the order stays what ``restrict_vocab``, the noise table and
+        the Huffman tree rely on. ``corpus_words`` is the word count of ``sources``: the next training's
+        schedule runs over that corpus. Returns a new :class:`Vocabulary` (its ``added_tokens`` says how many
+        tokens joined); this one is left unchanged. :func:`tfw2v.training.transfer.grown` moves a model onto it.
+        """
+        if min_count < 1:
+            raise ValueError(f"min_count={min_count}: must be >= 1")
+        _, keys, values, repaired = _count_corpus(sources, self.tokenizer, self.phrases)
+        merged = dict(zip(self.tokens, self.counts.tolist()))
+        for key, count in zip(keys.tolist(), values.tolist()):
+            token = key.decode("utf-8")
+            if token in merged:
+                merged[token] += count
+            elif count >= min_count:
+                merged[token] = count
+        tokens = list(merged)
+        counts = np.fromiter(merged.values(), np.int64, len(tokens))
+        order = np.lexsort((np.array([t.encode("utf-8") for t in tokens], dtype=object), -counts))
+        vocab = Vocabulary([tokens[i] for i in order], counts[order], corpus_words=int(values.sum()),
+                           tokenizer=self.tokenizer, phrases=self.phrases)
+        vocab.invalid_utf8_lines = repaired
+        vocab.added_tokens = len(tokens) - len(self)
         return vocab
 
     # ---- persistence (word2vec.c's `-save-vocab` format: "word count" per line) ---------------
@@ -235,6 +259,23 @@ def _tokenizer_with(phrases: Phrases | None, tokenizer: Tokenizer | None) -> Tok
         raise ValueError(f"tokenizer={tokenizer} differs from the tokenizer the phrases were detected with "
                          f"({phrases.tokenizer}); leave tokenizer out to use theirs")
     return phrases.tokenizer
+
+
+def _count_corpus(
+    sources: corpus.Sources, tokenizer: Tokenizer, phrases: Phrases | None
+) -> tuple[str, np.ndarray, np.ndarray, int]:
+    """Count the tokens of ``sources`` (:func:`_count_tokens`): its name, the distinct tokens (bytes), their
+    counts and how many lines had invalid UTF-8 (a warning says how many). An empty corpus raises
+    :class:`~tfw2v.text.corpus.CorpusError`."""
+    if not isinstance(sources, tf.data.Dataset) and not isinstance(sources, (str, os.PathLike)):
+        sources = list(sources)
+    name = corpus.describe(sources)
+    keys, values, repaired = _count_tokens(corpus.line_chunks(sources, COUNT_BATCH_LINES), tokenizer, phrases)
+    if repaired:
+        warnings.warn(f"{name}: {repaired} line(s) had invalid UTF-8, replaced with U+FFFD", stacklevel=3)
+    if int(values.sum()) == 0:
+        raise corpus.CorpusError(f"{name}: the corpus is empty (no tokens)")
+    return name, keys, values, repaired
 
 
 def _count_tokens(
