@@ -63,3 +63,15 @@ def positional_sentences(lengths: Iterable[int]) -> list[list[str]]:
 def positional_corpus() -> Callable[[Iterable[int]], list[list[str]]]:
     """``positional_corpus(lengths)`` → sentences of self-describing tokens ``s{sentence}p{position}``."""
     return positional_sentences
+
+
+BUNDLED_CORPUS = Path(__file__).resolve().parents[1] / "tfw2v" / "resources" / "enwiki-text8style-1.5M.txt.gz"
+
+
+def bundled_slice(directory: Path, words: int) -> str:
+    """The first ``words`` words of the bundled corpus (real Wikipedia text) as one line in ``directory``."""
+    with gzip.open(BUNDLED_CORPUS, "rt", encoding="utf-8") as f:
+        text = f.read(words * 8).split()[:words]  # ~6 characters a word: enough text, never the whole file
+    path = directory / "slice.txt"
+    path.write_text(" ".join(text) + "\n")
+    return str(path)

@@ -64,7 +64,7 @@ def trained(tmp_path_factory, lee_path):
 
 def test_train_end_to_end_writes_the_run_directory(trained):
     run, result = trained
-    for name in ["vocab.txt", "recipe.toml", "run.json", "history.json", "progress.jsonl", "evaluation.json",
+    for name in ["vocab.txt", "recipe.toml", "run.json", "model.keras", "history.json", "progress.jsonl", "evaluation.json",
                  "checkpoints/checkpoint", "logs/projector_config.pbtxt", "logs/metadata.tsv", "logs/vectors.tsv",
                  "export/saved_model/1/saved_model.pb", "export/vectors.txt"]:
         assert (run / name).is_file(), name
@@ -182,6 +182,18 @@ def test_neighbors(trained):
     unknown = run_cli("neighbors", run / "export/vectors.txt", "police", "zzzunknown")
     assert unknown.returncode == 1 and "police:" in unknown.stdout
     assert user_lines(unknown.stderr) == ["tfw2v neighbors: not in the vocabulary (1,762 words): zzzunknown"]
+
+
+def test_the_run_keeps_a_keras_model_that_neighbors_and_evaluate_read(trained):
+    run, _ = trained
+    assert (run / "model.keras").is_file()
+    from_run = run_cli("neighbors", run, "police", "-k", "3")
+    from_file = run_cli("neighbors", run / "model.keras", "police", "-k", "3")
+    assert from_file.returncode == 0, from_file.stderr
+    assert from_file.stdout == from_run.stdout and from_file.stdout.startswith("police:")
+    evaluated = run_cli("evaluate", run / "model.keras", "--analogies", "none", "--json")
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert set(json.loads(evaluated.stdout)["similarity"]) == {"wordsim353", "simlex999", "men"}
 
 
 # ---------------------------------------------------------------------------------------------------------

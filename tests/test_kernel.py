@@ -72,7 +72,7 @@ def test_fused_true_names_the_condition_that_fails(vocab, loss, compile_options,
 def test_auto_negatives_are_fresh_per_pair_on_the_kernel_and_per_example_on_the_generic_path(vocab):
     fused = Word2Vec(vocab, dim=8, loss="ns", seed=1)
     fused.compile()
-    assert fused.objective.share_negatives == "auto" and "pair_noise" in fused._kernel_options
+    assert fused.objective.share_negatives == "auto" and "pair_noise" in fused.fused_kernel_options()
     generic = Word2Vec(vocab, dim=8, loss="ns", seed=1, fused=False)
     generic.compile()
     assert tuple(generic.objective.sample_negatives(3).shape) == (3, 5)  # one row of K per example

@@ -95,9 +95,7 @@ def test_get_builds_every_objective_with_a_zero_output_table():
         ("nce", {"noise": "zipf"}, "noise"),
         ("ds", {"share_negatives": "per_pair"}, "share_negatives"),
         ("ns", {"negative": 5}, "negative"),
-        ("sampled_softmax", {"counts": None}, "counts"),
         ("ns", {"counts": COUNTS[:-1]}, "counts"),
-        ("hs", {"counts": None}, "counts"),
         ("hs", {"counts": COUNTS[::-1].copy()}, "descending"),
         ("softmax", {"vocab_size": 0}, "vocab_size"),
     ],
@@ -106,6 +104,21 @@ def test_get_raises_value_errors_naming_the_parameter(name, options, parameter):
     options = {"vocab_size": V, "dim": D, "counts": COUNTS, **options}
     with pytest.raises(ValueError, match=parameter):
         losses.get(name, **options)
+
+
+@pytest.mark.parametrize("name", ["hs", "sampled_softmax", "ns"])
+def test_an_objective_built_without_its_counts_refuses_to_score_until_it_gets_them(name):
+    """``from_config`` builds objectives before their counts arrive (as a .keras asset); using one before then
+    is an error naming the counts, never a silently uniform noise or an empty tree."""
+    layer = losses.get(name, vocab_size=V, dim=D, counts=None, seed=0)
+    assert layer.needs_counts
+    hidden = tf.random.stateless_normal([2, D], seed=[1, 2])
+    labels, weights = tf.constant([[1], [2]]), tf.ones([2, 1])
+    with pytest.raises(ValueError, match="counts"):
+        layer(hidden, labels, weights)
+    layer.set_counts(COUNTS)
+    complete = losses.get(name, vocab_size=V, dim=D, counts=COUNTS, seed=0)
+    np.testing.assert_array_equal(layer(hidden, labels, weights), complete(hidden, labels, weights))
 
 
 def test_options_an_objective_does_not_use_are_ignored():

@@ -2,36 +2,29 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import tfw2v
+from conftest import bundled_slice
 from tfw2v import Vocabulary, Word2Vec, data, losses
 from tfw2v.training import kernels
 from tfw2v.training.optimizer import Word2VecSGD
 
-BUNDLED = Path(tfw2v.__file__).parent / "resources" / "enwiki-text8style-1.5M.txt.gz"
 NUMBERS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> str:
     """The first 200k words of the bundled corpus (real Wikipedia text, one line)."""
-    with gzip.open(BUNDLED, "rt", encoding="utf-8") as f:
-        words = f.read(1_500_000).split()[:200_000]
-    path = tmp_path_factory.mktemp("corpus") / "slice.txt"
-    path.write_text(" ".join(words) + "\n")
-    return str(path)
+    return bundled_slice(tmp_path_factory.mktemp("corpus"), 200_000)
 
 
 @pytest.fixture(scope="module")
@@ -147,8 +140,7 @@ def test_gradients_are_sparse_for_sampled_objectives(vocab):
         "inputs": tf.constant([[1]]), "input_weights": tf.ones([1, 1]),
         "labels": tf.constant([[2, 3]]), "label_weights": tf.constant([[0.5, 0.5]]), "words": tf.ones([1])})))
     with tf.GradientTape() as tape:
-        per_example, pairs, _ = model._pair_losses(batch, training=True)
-        total = tf.reduce_sum(per_example * pairs)
+        total = model.compute_loss(batch, training=True)
     for gradient in tape.gradient(total, model.trainable_variables):
         assert isinstance(gradient, tf.IndexedSlices)
 

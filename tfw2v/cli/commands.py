@@ -15,7 +15,6 @@ from tfw2v.training import recipe as recipes
 from tfw2v.training import run_directory as runs
 from tfw2v.cli import report
 from tfw2v.cli.parser import recipe_overrides
-from tfw2v.cli.train import train as train_run
 from tfw2v.training.recipe import BY_NAME, Recipe, RecipeError
 
 PROGRESS_VERBOSE = {"auto": "auto", "bar": 1, "lines": 2, "none": 0}
@@ -67,7 +66,11 @@ def train(args: argparse.Namespace) -> int:
     recipe, sources = resolve_recipe(args)
     out = Path(args.out) if args.out else runs.default_run_path()
     command = shlex.join(["tfw2v", *args.argv]) if getattr(args, "argv", None) is not None else None
-    train_run(recipe, out, sources=sources, verbose=PROGRESS_VERBOSE[args.progress], command=command)
+    from tfw2v.training.run import train as train_run
+
+    reporter = report.Reporter()
+    train_run(recipe, out, sources=sources, say=reporter.say, note=reporter.note,
+              verbose=PROGRESS_VERBOSE[args.progress], progress_stream=reporter.out, command=command)
     return 0
 
 
@@ -95,8 +98,10 @@ def export(args: argparse.Namespace) -> int:
         raise runs.RunError(f"{to}: exists and is not a directory")
     if args.projector_top < 0:
         raise runs.RunError(f"--projector-top must be >= 0, got {args.projector_top}")
-    vectors, _, _ = runs.load_run(runs.RunDirectory(Path(args.run)), say=reporter.note)
-    written = report.export_vectors(vectors, formats, to, projector_top=args.projector_top, overwrite=args.force,
+    from tfw2v.export.bundle import export_vectors
+
+    vectors = runs.load_vectors(args.run, say=reporter.note)
+    written = export_vectors(vectors, formats, to, projector_top=args.projector_top, overwrite=args.force,
                                   say=reporter.say)
     for fmt, where in written.items():
         reporter.say(f"{fmt}: {where}")
@@ -104,6 +109,8 @@ def export(args: argparse.Namespace) -> int:
 
 
 def evaluate(args: argparse.Namespace) -> int:
+    from tfw2v.evaluation.report import evaluate_vectors, evaluation_file, format_evaluation
+
     reporter = report.Reporter()
     path = Path(args.vectors)
     base = recipes.resolve()
@@ -125,23 +132,25 @@ def evaluate(args: argparse.Namespace) -> int:
         evaluation["restrict_vocab"] = args.restrict_vocab
     recipe = recipes.resolve({**base.values, "evaluation": evaluation})
     for name in ([evaluation["analogies"]] if evaluation["analogies"] else []) + list(evaluation["similarity"]):
-        report.evaluation_file(name)
-    result = _with_input_errors(lambda: report.evaluate_vectors(vectors, recipe))
+        evaluation_file(name)
+    result = _with_input_errors(lambda: evaluate_vectors(vectors, recipe))
     if args.json:
         print(json.dumps(_json_safe(result), indent=2))
     else:
         reporter.say(f"{path}: {len(vectors):,} words, dim {vectors.dim}")
-        for line in report.format_evaluation(result):
+        for line in format_evaluation(result):
             reporter.say(line)
     return 0
 
 
 def neighbors(args: argparse.Namespace) -> int:
+    from tfw2v.evaluation.report import neighbours
+
     reporter = report.Reporter()
     if args.k < 1:
         raise runs.RunError(f"-k must be >= 1, got {args.k}")
     vectors = runs.load_vectors(args.vectors, say=reporter.note)
-    found = report.neighbours(vectors, args.words, args.k)
+    found = neighbours(vectors, args.words, args.k)
     for word, near in found.items():
         if near is None:
             continue
@@ -166,7 +175,9 @@ def phrases(args: argparse.Namespace) -> int:
     if out.exists() and not args.force:
         raise runs.RunError(f"{out}: exists; use --force to replace it")
     files = corpus.resolve_files(args.sources)
-    tokenizer = runs.tokenizer_of(recipes.resolve(command_line_layer(args)))
+    from tfw2v.training.from_recipe import tokenizer_of
+
+    tokenizer = tokenizer_of(recipes.resolve(command_line_layer(args)))
     found = Phrases.build(files, passes=args.passes, threshold=args.threshold, min_count=args.min_count,
                           scoring=args.scoring, max_entries=args.max_entries, tokenizer=tokenizer,
                           progress=describe_progress(10.0, reporter.say))

@@ -25,7 +25,7 @@ from typing import Any, Callable
 from tfw2v.names import OBJECTIVES
 from tfw2v.training import recipe as recipes
 from tfw2v.cli.report import Reporter
-from tfw2v.cli.train import train
+from tfw2v.training.run import train
 from tfw2v.training.recipe import Recipe, RecipeError
 from tfw2v.training.run_directory import RunDirectory, RunError
 
@@ -79,8 +79,8 @@ def run_study(
         values = {section: dict(keys) for section, keys in recipe.values.items()}
         values["model"]["loss"] = loss
         sources = [str(study_file)] if study_file else []
-        train(Recipe(values), out / loss, sources=sources + [f"study loss={loss}"], reporter=reporter,
-                   verbose=verbose)
+        train(Recipe(values), out / loss, sources=sources + [f"study loss={loss}"], say=reporter.say,
+              note=reporter.note, verbose=verbose, progress_stream=reporter.out)
     results = collect(out, losses, recipe)
     write_results(out, results)
     reporter.say(f"results: {out / RESULTS_MD}, {out / RESULTS_JSON}")

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import inspect
 
+import keras
+
 from tfw2v.losses.base import Objective
 from tfw2v.names import OBJECTIVES
 from tfw2v.losses.hierarchical import HierarchicalSoftmax
@@ -36,6 +38,8 @@ _CLASSES: dict[str, type[Objective]] = {
     "hs": HierarchicalSoftmax,
 }
 NAMES = OBJECTIVES
+for _class in _CLASSES.values():  # `keras.models.load_model` finds them as "tfw2v>ClassName"
+    keras.saving.register_keras_serializable(package="tfw2v")(_class)
 OPTIONS = ("counts", "negatives", "noise", "noise_exponent", "share_negatives", "seed")
 
 

@@ -23,9 +23,15 @@ like word2vec.c's ``syn1neg``/``syn1``, and whatever biases its family uses.
 from __future__ import annotations
 
 import abc
+import os
+from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
+
+#: The asset file (inside a ``.keras`` archive) that holds an objective's word counts.
+COUNTS_ASSET = "counts.npy"
 
 
 def read_rows(table: keras.Variable, ids: tf.Tensor) -> tf.Tensor:
@@ -44,6 +50,11 @@ class Objective(keras.layers.Layer, metaclass=abc.ABCMeta):
     Subclasses implement :meth:`call`. Every objective except full ``softmax`` reads the output table with
     :meth:`output_rows` (``tf.gather``), so its gradient is a ``tf.IndexedSlices`` over the rows it touched
     and its cost does not grow with V.
+
+    Objectives whose state derives from the word counts (the Huffman tree, unigram noise) report
+    :attr:`needs_counts`, take them as ``counts=`` or through :meth:`set_counts`, and carry them as an asset of a
+    ``.keras`` file (:data:`COUNTS_ASSET`), so ``get_config`` stays small and ``from_config`` + the assets give
+    the objective back.
     """
 
     #: Skip-gram form this objective trains best in: ``False`` = word2vec.c's (each context vector predicts the
@@ -62,7 +73,45 @@ class Objective(keras.layers.Layer, metaclass=abc.ABCMeta):
         self.output_embeddings = self.add_weight(
             shape=(self.vocab_size, self.dim), initializer="zeros", name="output_embeddings"
         )
+        self.counts: np.ndarray | None = None
         self.built = True  # every weight's shape is known from (vocab_size, dim): nothing waits for inputs
+
+    # ---- word counts: constructor argument, or a .keras asset ----------------------------------------
+    @property
+    def needs_counts(self) -> bool:
+        """Whether this objective is built from word counts (then :meth:`set_counts` must run before ``call``)."""
+        return False
+
+    def set_counts(self, counts: np.ndarray) -> None:
+        """Build what derives from the word counts (int64 ``[V]``, descending): see :meth:`use_counts`."""
+        counts = np.asarray(counts, dtype=np.int64)
+        if counts.shape != (self.vocab_size,):
+            raise ValueError(f"counts has shape {counts.shape}, expected ({self.vocab_size},) for vocab_size="
+                             f"{self.vocab_size}")
+        self.counts = counts
+        self.use_counts(counts)
+
+    def use_counts(self, counts: np.ndarray) -> None:
+        """Subclass hook of :meth:`set_counts`."""
+
+    def check_counts(self) -> None:
+        """``ValueError`` when the objective needs counts and has none yet."""
+        if self.needs_counts and self.counts is None:
+            raise ValueError(f"{type(self).__name__} was built without word counts: pass counts=, call "
+                             "set_counts(), or load it with its .keras file")
+
+    def save_assets(self, dir_path: str) -> None:
+        if self.counts is not None:
+            np.save(os.path.join(dir_path, COUNTS_ASSET), self.counts)
+
+    def load_assets(self, dir_path: str | None) -> None:
+        path = None if dir_path is None else os.path.join(dir_path, COUNTS_ASSET)  # None: nothing was saved
+        if path is not None and os.path.exists(path):
+            self.set_counts(np.load(path))
+        self.check_counts()
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "vocab_size": self.vocab_size, "dim": self.dim}
 
     def output_rows(self, ids: tf.Tensor) -> tf.Tensor:
         """Rows ``u_id`` of the output table, shape ``ids.shape + [D]`` (sparse gradient)."""

@@ -20,20 +20,27 @@ class HierarchicalSoftmax(Objective):
     padded to it and masked).
 
     Args:
-      counts: int64 ``[V]`` word counts in descending order, ``V ≥ 2``.
+      counts: int64 ``[V]`` word counts in descending order, ``V ≥ 2`` (the tree's inputs; a ``.keras`` file
+        carries them as an asset, see :class:`~tfw2v.losses.base.Objective`).
     """
 
     def __init__(self, vocab_size: int, dim: int, *, counts: np.ndarray | None = None, **kwargs):
         super().__init__(vocab_size, dim, **kwargs)
-        if counts is None:
-            raise ValueError('counts is required for loss "hs"')
-        if len(counts) != self.vocab_size:
-            raise ValueError(f"counts has {len(counts)} entries, expected vocab_size={self.vocab_size}")
+        self.tree = None
+        if counts is not None:
+            self.set_counts(counts)
+
+    @property
+    def needs_counts(self) -> bool:
+        return True
+
+    def use_counts(self, counts: np.ndarray) -> None:
         self.tree = build_huffman(counts)
 
     def call(
         self, hidden: tf.Tensor, labels: tf.Tensor, label_weights: tf.Tensor, training: bool | None = None
     ) -> tf.Tensor:
+        self.check_counts()
         points = tf.gather(tf.constant(self.tree.points), labels)
         signs = 1.0 - 2.0 * tf.cast(tf.gather(tf.constant(self.tree.codes), labels), hidden.dtype)
         on_path = tf.sequence_mask(

@@ -32,7 +32,7 @@ correlated negatives (``K`` samples per example instead of ``K`` per pair).
 from __future__ import annotations
 
 import abc
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import keras
 import numpy as np
@@ -49,7 +49,8 @@ class SampledObjective(Objective):
 
     Args:
       vocab_size, dim: output table shape ``[V, D]``.
-      counts: int64 ``[V]`` word counts in descending order (required by ``noise="unigram"``).
+      counts: int64 ``[V]`` word counts in descending order (required by ``noise="unigram"``, now or through
+        :meth:`set_counts`; a ``.keras`` file carries them as an asset).
       negatives: ``K ≥ 1`` samples per example (or per batch).
       noise: ``"unigram"`` (``count**noise_exponent``), ``"log_uniform"`` or ``"uniform"``.
       noise_exponent: exponent of the unigram noise (word2vec: 0.75).
@@ -83,14 +84,38 @@ class SampledObjective(Objective):
             raise ValueError(f"negatives must be >= 1, got {negatives}")
         if share_negatives not in SHARE_NEGATIVES:
             raise ValueError(f"share_negatives={share_negatives!r}: expected one of {SHARE_NEGATIVES}")
+        if noise not in noise_lib.NAMES:
+            raise ValueError(f"noise={noise!r}: expected one of {noise_lib.NAMES}")
         self.negatives = int(negatives)
         self.share_negatives = share_negatives
-        self.noise = noise_lib.get(noise, self.vocab_size, counts, noise_exponent)
-        self.seed_generator = keras.random.SeedGenerator(None if seed is None else int(seed))
+        self.noise_name = noise
+        self.noise_exponent = float(noise_exponent)
+        self.seed = None if seed is None else int(seed)
+        self._noise = None if self.needs_counts else noise_lib.get(noise, self.vocab_size, None, noise_exponent)
+        if counts is not None and self.needs_counts:
+            self.set_counts(counts)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
         if self.use_bias:
             self.output_biases = self.add_weight(
                 shape=(self.vocab_size,), initializer="zeros", name="output_biases"
             )
+
+    @property
+    def needs_counts(self) -> bool:
+        return self.noise_name == "unigram"
+
+    def use_counts(self, counts: np.ndarray) -> None:
+        self._noise = noise_lib.get(self.noise_name, self.vocab_size, counts, self.noise_exponent)
+
+    @property
+    def noise(self) -> noise_lib.NoiseDistribution:
+        """The noise distribution ``Pn`` (built from the counts for ``"unigram"``)."""
+        self.check_counts()
+        return self._noise
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "negatives": self.negatives, "noise": self.noise_name,
+                "noise_exponent": self.noise_exponent, "share_negatives": self.share_negatives, "seed": self.seed}
 
     def sample_negatives(self, batch_size: int | tf.Tensor) -> tf.Tensor:
         """Fresh int32 noise ids: ``[batch_size, K]``, or ``[K]`` for ``share_negatives="batch"``. (Per-pair draws

@@ -5,16 +5,13 @@ words-read counter that drives the learning rate, the negative sampler's seed st
 sums, the optimizer's step counter, and :class:`TrainingState`: the epoch in progress and how many of its
 batches were consumed.
 
-:func:`fit_resumable` trains epoch by epoch. Epoch ``e`` reads a dataset built with a seed derived from
-``(seed, e)``, so its subsampling and window draws do not depend on how many epochs this process has run; a
-restart rebuilds the interrupted epoch's dataset, skips the batches already consumed and continues. The
-resumed run therefore sees the same examples and the same negatives in the same order as an uninterrupted one;
-only floating-point summation order in multi-threaded kernels can differ.
-
-Why one ``fit`` per epoch: with a streaming dataset of unknown length Keras learns the number of steps in the
-first epoch and then cuts every later epoch to that many steps (or warns when one is shorter), while the
-number of batches per epoch varies with the random subsampling. A fresh ``fit`` per epoch reads every epoch
-to its end.
+A run resumes through ``Word2Vec.fit``: ``x`` is a function of the epoch giving a dataset seeded by
+:func:`epoch_seed` ``(seed, e)``, so its subsampling and window draws do not depend on how many epochs this
+process has run, and ``initial_epoch`` / ``initial_step`` are the checkpoint's position: the interrupted epoch's
+dataset is rebuilt, the batches already consumed are skipped, and training continues. The resumed run
+therefore sees the same examples and the same negatives in the same order as an uninterrupted one; only
+floating-point summation order in multi-threaded kernels can differ. :class:`CheckpointCallback` writes the
+checkpoints and turns SIGINT/SIGTERM (:class:`StopSignals`) into a saved, clean stop.
 """
 
 from __future__ import annotations
@@ -27,6 +24,8 @@ from typing import Any, Callable, Iterator, Sequence
 import keras
 import numpy as np
 import tensorflow as tf
+
+from tfw2v.training.run_callbacks import epoch_step
 
 CHECKPOINT_PREFIX = "ckpt"
 
@@ -93,12 +92,7 @@ class Checkpointer:
         except Exception as e:  # noqa: BLE001 - a garbled 'checkpoint' index file (text_format.ParseError)
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise CheckpointError(f"{self.directory}/checkpoint: unreadable checkpoint index ({first[:200]})") from None
-        self.metric_values: list[np.ndarray] | None = None
         self.restored: str | None = None
-
-    @property
-    def latest(self) -> str | None:
-        return self.manager.latest_checkpoint
 
     def save(self, epoch: int, step: int) -> str:
         """Record ``(epoch, step)`` and write a checkpoint numbered by the optimizer's step; return its path."""
@@ -130,7 +124,6 @@ class Checkpointer:
             if errors and warn is not None:
                 warn(f"{self.directory}: newer checkpoint(s) could not be read ({'; '.join(errors)}); "
                      f"restored {Path(path).name} instead")
-            self.metric_values = [np.array(keras.ops.convert_to_numpy(v)) for v in self.model.metrics_variables]
             self.restored = path
             return self.state.get()
         raise CheckpointError(f"{self.directory}: no checkpoint could be restored ({'; '.join(errors)[:400]})")
@@ -198,26 +191,25 @@ class StopSignals:
 
 class CheckpointCallback(keras.callbacks.Callback):
     """Save every ``every`` steps (0: never within an epoch), at each epoch end, and when a stop is requested
-    (then ``model.stop_training`` ends ``fit``)."""
+    (then ``model.stop_training`` ends ``fit``, and :attr:`stopped` says where; raise it after ``fit``).
 
-    def __init__(self, checkpointer: Checkpointer, every: int, signals: StopSignals, *, initial_step: int = 0,
+    Steps are counted within the epoch by :func:`~tfw2v.training.run_callbacks.epoch_step`, so a resumed epoch
+    saves at the same steps as an uninterrupted one."""
+
+    def __init__(self, checkpointer: Checkpointer, every: int, signals: StopSignals, *,
                  on_save: Callable[[str, int, int], None] | None = None):
         super().__init__()
         self.checkpointer = checkpointer
         self.every = every
         self.signals = signals
-        self.initial_step = initial_step
         self.on_save = on_save
         self.epoch = 0
         self.step = 0
-        self._first_epoch: int | None = None
         self.stopped: Interrupted | None = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        if self._first_epoch is None:
-            self._first_epoch = epoch
         self.epoch = epoch
-        self.step = self.initial_step if epoch == self._first_epoch else 0
+        self.step = epoch_step(self.model, -1)
 
     def _save(self, epoch: int, step: int) -> str:
         path = self.checkpointer.save(epoch, step)
@@ -226,8 +218,7 @@ class CheckpointCallback(keras.callbacks.Callback):
         return path
 
     def on_train_batch_end(self, batch, logs=None):
-        previous = self.step
-        self.step = (self.initial_step if self.epoch == self._first_epoch else 0) + batch + 1
+        previous, self.step = self.step, epoch_step(self.model, batch)
         if self.signals.requested is not None and self.stopped is None:
             path = self._save(self.epoch, self.step)
             self.stopped = Interrupted(self.signals.requested, self.epoch, self.step, path)
@@ -240,79 +231,7 @@ class CheckpointCallback(keras.callbacks.Callback):
             self._save(epoch + 1, 0)
 
 
-class ResumeCallback(keras.callbacks.Callback):
-    """Put back what a restart must restore after Keras' own epoch setup: the loss metric's running sums of a
-    partly trained epoch (Keras resets metrics at every epoch start), and the learning-rate horizon
-    (``Word2Vec.fit`` sets it from its ``epochs`` argument, which is 1 + the epoch index here)."""
-
-    def __init__(self, total_words: float | None, metric_values: list[np.ndarray] | None = None):
-        super().__init__()
-        self.total_words = total_words
-        self.metric_values = metric_values
-
-    def on_train_begin(self, logs=None):
-        if self.total_words is not None and hasattr(self.model, "total_words"):
-            self.model.total_words.assign(self.total_words)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if self.metric_values is not None:
-            for variable, value in zip(self.model.metrics_variables, self.metric_values):
-                variable.assign(value)
-            self.metric_values = None
-
-
 # ---------------------------------------------------------------------------------------------------------
 def epoch_seed(seed: int, epoch: int) -> int:
     """The dataset seed of epoch ``epoch``: a function of ``(seed, epoch)`` only."""
     return int(np.random.SeedSequence([int(seed), int(epoch)]).generate_state(1)[0] & 0x7FFFFFFF)
-
-
-def fit_resumable(
-    model: keras.Model,
-    make_dataset: Callable[[int], tf.data.Dataset],
-    *,
-    epochs: int,
-    checkpointer: Checkpointer,
-    signals: StopSignals,
-    start: tuple[int, int] = (0, 0),
-    checkpoint_every: int = 0,
-    callbacks: Callable[[int, int], list[keras.callbacks.Callback]] | None = None,
-    total_words: float | None = None,
-    on_save: Callable[[str, int, int], None] | None = None,
-    fit_kwargs: dict[str, Any] | None = None,
-) -> list[dict[str, Any]]:
-    """Train epochs ``start[0] … epochs-1``, the first from batch ``start[1]``; return the epoch logs.
-
-    ``make_dataset(epoch)`` builds the epoch's dataset (seeded with :func:`epoch_seed`); ``callbacks(epoch,
-    initial_step)`` the callbacks for that epoch's ``fit`` (listed before the checkpoint callback).
-    Raises :class:`Interrupted` after saving when a SIGINT/SIGTERM arrived.
-    """
-    history: list[dict[str, Any]] = []
-    first_epoch, first_step = start
-    metric_values = checkpointer.metric_values if first_step else None
-    for epoch in range(first_epoch, epochs):
-        initial_step = first_step if epoch == first_epoch else 0
-        dataset = make_dataset(epoch)
-        if initial_step:
-            dataset = dataset.skip(initial_step)
-        saver = CheckpointCallback(checkpointer, checkpoint_every, signals, initial_step=initial_step,
-                                   on_save=on_save)
-        resume = ResumeCallback(total_words, metric_values if initial_step else None)
-        extra = callbacks(epoch, initial_step) if callbacks is not None else []
-        with signals.during_training():
-            result = model.fit(
-                dataset, epochs=epoch + 1, initial_epoch=epoch, verbose=0,
-                callbacks=[resume, *extra, saver], **(fit_kwargs or {}),
-            )
-        if saver.stopped is not None:
-            raise saver.stopped
-        logs = {key: values[-1] for key, values in result.history.items() if values}
-        history.append({"epoch": epoch, **{k: _plain(v) for k, v in logs.items()}})
-    return history
-
-
-def _plain(value: Any) -> Any:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return value

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import warnings
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from tfw2v import losses
-from tfw2v.names import DEFAULT_ALPHA
-from tfw2v.training import kernels
 from tfw2v.losses.base import read_rows
-from tfw2v.training.optimizer import Word2VecSGD, linear_decay
-from tfw2v.training.vectors import WordVectors
+from tfw2v.names import DEFAULT_ALPHA
 from tfw2v.text.vocabulary import Vocabulary
+from tfw2v.training import kernels
+from tfw2v.training.optimizer import Word2VecSGD, linear_decay
+from tfw2v.training.run_callbacks import SingleRunCallbacks
+from tfw2v.training.vectors import WordVectors
+from tfw2v.training.vocabulary_assets import load_vocabulary, save_vocabulary
 
 MIN_ALPHA_RATIO = 1e-4
 #: Train steps per call into TensorFlow when ``compile`` is not told otherwise and no ``tf.distribute`` strategy
@@ -23,24 +26,38 @@ MIN_ALPHA_RATIO = 1e-4
 #: otherwise be a large part of it. Under a multi-device strategy the default stays 1: Keras 3.15's multi-step
 #: loop there fails with "You must feed a value for placeholder tensor" (MirroredStrategy, 2 logical CPUs).
 DEFAULT_STEPS_PER_EXECUTION = 32
+#: ``compile`` arguments a ``.keras`` file records (the default optimizer is rebuilt, not serialized).
+RECORDED_COMPILE_ARGUMENTS = ("steps_per_execution", "jit_compile", "run_eagerly")
+
+#: What ``fit`` accepts as ``x`` besides Keras's own inputs: a function of the epoch index giving that epoch's
+#: dataset.
+EpochDatasets = Callable[[int], tf.data.Dataset]
 
 
+@keras.saving.register_keras_serializable(package="tfw2v")
 class Word2Vec(keras.Model):
     """Input embeddings → hidden vector → an objective from :mod:`tfw2v.losses`.
 
     CBOW: the hidden vector ``h = Σ_i input_weights_i · E[inputs_i]`` (mean or sum of the context rows) predicts
-    the centre word; as in word2vec.c each context row receives ``∂L/∂h`` in full (:func:`combine_inputs`). Skip-gram: an example is a centre word ``c`` with context words ``y_t`` of weight ``w_t``;
-    as in word2vec.c, each context word's row ``E[y_t]`` is the input of its pair and the centre the target,
+    the centre word; as in word2vec.c each context row receives ``∂L/∂h`` in full (:func:`combine_inputs`).
+    Skip-gram: an example is a centre word ``c`` with context words ``y_t`` of weight ``w_t``; as in word2vec.c,
+    each context word's row ``E[y_t]`` is the input of its pair and the centre the target,
     ``L_b = Σ_t w_bt ℓ(E[y_bt], c_b)``, with one example's ``K`` negatives shared by its pairs. Full softmax
     keeps the soft-target form ``L_b = Σ_t w_bt ℓ(E[c_b], y_bt)``: one softmax per centre word. (Scoring the
     centre's row against all contexts instead would give each input vector one K-sample term per *example*
-    rather than per pair; on the 17M-word corpus that cost 5.4 analogy points against gensim.)
+    rather than per pair; on the 17M-word corpus that cost 5.4 analogy points against gensim.) Which form an
+    objective gets is decided in one place, :meth:`example_losses`.
 
-    Training follows word2vec.c: every (input, label) pair contributes its own loss, so the batch loss is
-    ``Σ_b m_b · L_b`` with ``m_b`` the number of pairs in example ``b`` (its labels for skip-gram, 1 for CBOW),
-    and :meth:`compile` without an optimizer gives :class:`~tfw2v.training.optimizer.Word2VecSGD` with
+    Training follows word2vec.c: every (input, label) pair contributes its own loss, so the batch loss
+    (:meth:`compute_loss`) is ``Σ_b m_b · L_b`` with ``m_b`` the number of pairs in example ``b`` (its labels for
+    skip-gram, 1 for CBOW), and :meth:`compile` without an optimizer gives
+    :class:`~tfw2v.training.optimizer.Word2VecSGD` with
     ``lr = alpha · max(1e-4, 1 − words_seen / (words_per_epoch · epochs))``. The reported ``loss`` is the mean
     loss per pair, accumulated in float64.
+
+    A ``.keras`` file (``model.save("w2v.keras")``, then :meth:`load` or ``keras.models.load_model`` once
+    ``tfw2v.Word2Vec`` is imported) holds the configuration, both tables, the optimizer's state and, as assets,
+    the vocabulary (tokens, counts, tokenizer, phrases) and each objective's word counts.
 
     Args:
       vocab: the :class:`Vocabulary` (row ``i`` of every table is ``vocab.tokens[i]``).
@@ -52,18 +69,20 @@ class Word2Vec(keras.Model):
       words_per_epoch: corpus words in one epoch (default ``vocab.corpus_words``), the unit of the schedule.
       seed: initialisation and negative-sampling seed.
       fused: which training path :meth:`compile` picks, as ``keras.layers.LSTM`` picks cuDNN. ``"auto"`` uses
-        the fused C++ kernel (:mod:`tfw2v.training.kernels`: word2vec.c's per-pair SGD in place, several times faster)
-        when all its conditions hold — CPU tables, the default :class:`Word2VecSGD`, a loss in
-        :data:`tfw2v.training.kernels.OBJECTIVES`, no ``jit_compile``, no ``tf.distribute`` strategy, a C++ compiler
-        to build it — and the generic ``GradientTape`` path otherwise (with one warning if only the build
-        failed). ``True`` insists (``ValueError`` naming the condition that fails), ``False`` always takes the
-        generic path. :attr:`uses_fused_kernel` tells which one trains.
+        the fused C++ kernel (:mod:`tfw2v.training.kernels`: word2vec.c's per-pair SGD in place, several times
+        faster) when all its conditions hold — CPU tables, the default :class:`Word2VecSGD`, a loss in
+        :data:`tfw2v.training.kernels.OBJECTIVES`, no ``jit_compile``, no ``tf.distribute`` strategy, a C++
+        compiler to build it — and the generic ``GradientTape`` path otherwise (with one warning if only the
+        build failed). ``True`` insists (``ValueError`` naming the condition that fails), ``False`` always takes
+        the generic path. :attr:`uses_fused_kernel` tells which one trains.
+      vocabulary_size: stands in for ``vocab`` only while a ``.keras`` file loads (``from_config`` builds the
+        tables before the vocabulary asset is read); leave it out otherwise.
       **loss_options: passed to the objective (``noise``, ``noise_exponent``, ``share_negatives``, ...).
     """
 
     def __init__(
         self,
-        vocab: Vocabulary,
+        vocab: Vocabulary | None,
         *,
         dim: int = 100,
         architecture: Literal["skipgram", "cbow"] = "skipgram",
@@ -73,6 +92,7 @@ class Word2Vec(keras.Model):
         words_per_epoch: int | None = None,
         seed: int | None = None,
         fused: bool | Literal["auto"] = "auto",
+        vocabulary_size: int | None = None,
         **loss_options: Any,
     ):
         super().__init__(name="word2vec")
@@ -84,23 +104,39 @@ class Word2Vec(keras.Model):
             raise ValueError(f"dim={dim!r}: must be an integer >= 1")
         if alpha is not None and alpha <= 0:
             raise ValueError(f"alpha={alpha!r}: must be > 0")
-        self.vocabulary = vocab
+        if vocab is None and vocabulary_size is None:
+            raise ValueError("vocab is required (vocabulary_size only stands in for it while a .keras file loads)")
+        if vocab is not None and vocabulary_size not in (None, len(vocab)):
+            raise ValueError(f"vocabulary_size={vocabulary_size} but the vocabulary has {len(vocab)} words")
+        size = int(len(vocab) if vocab is not None else vocabulary_size)
+        words_per_epoch = words_per_epoch or (vocab.corpus_words if vocab is not None else None)
+        if words_per_epoch is None:
+            raise ValueError("words_per_epoch is required when the model is built without its vocabulary")
+        self._vocabulary = vocab
         self.architecture = architecture
         self.dim = int(dim)
         self.alpha = float(alpha if alpha is not None else DEFAULT_ALPHA[architecture])
-        self.words_per_epoch = int(words_per_epoch or vocab.corpus_words)
+        self.words_per_epoch = int(words_per_epoch)
         self.loss_name = loss
         self.fused = fused
         #: Whether the fused kernel trains this model; decided by :meth:`compile`.
         self.uses_fused_kernel = False
-        self._config = dict(dim=dim, architecture=architecture, loss=loss, negatives=negatives, alpha=alpha,
-                            words_per_epoch=words_per_epoch, seed=seed, fused=fused, **loss_options)
+        #: Batches of the current epoch trained before the running ``fit`` call (a resumed epoch); see
+        #: :func:`tfw2v.training.run_callbacks.epoch_step`.
+        self.resumed_steps = 0
+        self._keep_metric_sums = False
+        self._compile_arguments: dict[str, Any] = {}
+        self._default_optimizer = True
+        self._kernel_options: dict[str, Any] | None = None
+        self._config = dict(vocabulary_size=size, dim=self.dim, architecture=architecture, loss=loss,
+                            negatives=negatives, alpha=self.alpha, words_per_epoch=self.words_per_epoch, seed=seed,
+                            fused=fused, **loss_options)
         self.objective = losses.get(
-            loss, vocab_size=len(vocab), dim=self.dim, counts=vocab.counts, negatives=negatives, seed=seed,
-            **loss_options,
+            loss, vocab_size=size, dim=self.dim, counts=None if vocab is None else vocab.counts,
+            negatives=negatives, seed=seed, **loss_options,
         )
         self.input_embeddings = self.add_weight(
-            shape=(len(vocab), self.dim),
+            shape=(size, self.dim),
             initializer=keras.initializers.RandomUniform(-0.5 / self.dim, 0.5 / self.dim, seed=seed),
             name="input_embeddings",
         )
@@ -114,6 +150,73 @@ class Word2Vec(keras.Model):
         )
         self.pair_loss = keras.metrics.Mean(name="loss", dtype="float64")
         self.built = True  # all variables exist now; fit() under a tf.distribute strategy needs no sample batch
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        """The vocabulary; row ``i`` of every table is ``vocabulary.tokens[i]``."""
+        if self._vocabulary is None:
+            raise ValueError("this Word2Vec was built from a config without its vocabulary; load the whole "
+                             "model with Word2Vec.load(path) or keras.models.load_model(path)")
+        return self._vocabulary
+
+    # ---- saving: config, vocabulary assets, compile config ------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        return dict(self._config)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Word2Vec":
+        return cls(None, **config)
+
+    def save_assets(self, dir_path: str) -> None:
+        save_vocabulary(self.vocabulary, dir_path)
+
+    def load_assets(self, dir_path: str | None) -> None:
+        if dir_path is None:
+            raise ValueError("the .keras file holds no vocabulary asset for this Word2Vec")
+        vocab = load_vocabulary(dir_path)
+        if len(vocab) != self.input_embeddings.shape[0]:
+            raise ValueError(f"{dir_path}: the vocabulary has {len(vocab)} words but the tables "
+                             f"{self.input_embeddings.shape[0]} rows")
+        self._vocabulary = vocab
+
+    def get_compile_config(self) -> dict[str, Any] | None:
+        if not self.compiled:
+            return None
+        config = dict(self._compile_arguments)
+        if not isinstance(self.optimizer, Word2VecSGD) or not self._default_optimizer:
+            config["optimizer"] = keras.optimizers.serialize(self.optimizer)
+        return config
+
+    def compile_from_config(self, config: dict[str, Any]) -> None:
+        config = dict(config)
+        if "optimizer" in config:
+            config["optimizer"] = keras.optimizers.deserialize(config["optimizer"])
+        self.compile(**config)
+        self.optimizer.build(self.trainable_variables)  # its saved state (the step count) loads into it
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Word2Vec":
+        """The model a ``.keras`` file holds, compiled as it was saved; ``ValueError`` if it is not a Word2Vec."""
+        model = keras.models.load_model(path)
+        if not isinstance(model, cls):
+            raise ValueError(f"{path}: holds a {type(model).__name__}, not a tfw2v Word2Vec")
+        return model
+
+    # ---- training on: a larger vocabulary, or vectors from a file --------------------------------
+    def grown(self, vocab: Vocabulary, **overrides: Any) -> "Word2Vec":
+        """A new, uncompiled model on ``vocab`` (e.g. ``self.vocabulary.updated(new_corpus)``) with every old
+        word's rows copied and new words initialised as word2vec does; see :func:`tfw2v.training.transfer.grown`."""
+        from tfw2v.training import transfer
+
+        return transfer.grown(self, vocab, **overrides)
+
+    @classmethod
+    def from_vectors(cls, path: str | os.PathLike, vocab: Vocabulary, **kwargs: Any) -> "Word2Vec":
+        """A model on ``vocab`` whose input rows start from the word2vec-format vectors in ``path`` where the
+        word is there; see :func:`tfw2v.training.transfer.from_vectors`."""
+        from tfw2v.training import transfer
+
+        return transfer.from_vectors(path, vocab, **kwargs)
 
     # ---- forward ------------------------------------------------------------------------------
     def call(self, inputs: dict[str, tf.Tensor] | tf.Tensor, training: bool | None = None) -> tf.Tensor:
@@ -133,16 +236,24 @@ class Word2Vec(keras.Model):
             return tf.reduce_sum(tf.cast(label_weights > 0, tf.float32), axis=1)
         return tf.ones_like(label_weights[:, 0])
 
-    def _pair_losses(self, batch: dict[str, tf.Tensor], training: bool) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        """Per-example losses, pairs per example, and the hidden vectors scored (``[B, D]`` or ``[B, T, D]``)."""
+    def example_losses(self, batch: dict[str, tf.Tensor], training: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
+        """Per-example losses ``L_b`` ``[B]`` and the hidden vectors scored; the one place that orients skip-gram.
+
+        word2vec.c's skip-gram orientation (each context word's vector the input, the centre word the target)
+        scores ``hidden [B, T, D]`` against ``labels [B, 1]``; objectives whose cost is one normaliser per hidden
+        vector (``scores_soft_targets_at_once``: full softmax) get the centre's row against its contexts.
+        """
         if self.architecture == "skipgram" and not self.objective.scores_soft_targets_at_once:
-            # word2vec.c's orientation: each context word's vector is the input, the centre word the target.
             hidden = read_rows(self.input_embeddings, batch["labels"])  # [B, T, D]
-            per_example = self.objective(hidden, batch["inputs"], batch["label_weights"], training=training)
-        else:
-            hidden = self(batch, training=training)
-            per_example = self.objective(hidden, batch["labels"], batch["label_weights"], training=training)
-        return per_example, self.pair_counts(batch["label_weights"]), hidden
+            return self.objective(hidden, batch["inputs"], batch["label_weights"], training=training), hidden
+        hidden = self(batch, training=training)
+        return self.objective(hidden, batch["labels"], batch["label_weights"], training=training), hidden
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training: bool = True) -> tf.Tensor:
+        """The batch loss ``Σ_b m_b · L_b`` of the pipeline's batch ``x`` (``y`` and ``y_pred`` are unused: the
+        targets are in the batch). This is what the generic path differentiates."""
+        per_example, _ = self.example_losses(x, training=training)
+        return tf.reduce_sum(per_example * self.pair_counts(x["label_weights"]))
 
     # ---- training -----------------------------------------------------------------------------
     def learning_rate(self) -> tf.Tensor:
@@ -155,6 +266,7 @@ class Word2Vec(keras.Model):
 
         Also picks the training path (see ``fused`` in the class docstring) and sets :attr:`uses_fused_kernel`.
         """
+        self._default_optimizer = optimizer is None
         if optimizer is None:
             optimizer = Word2VecSGD(learning_rate=self.learning_rate,
                                     dense_row_counts=bool(kwargs.get("jit_compile", False)))
@@ -162,7 +274,9 @@ class Word2Vec(keras.Model):
         kwargs.setdefault("jit_compile", False)
         one_replica = self.distribute_strategy.num_replicas_in_sync == 1
         kwargs.setdefault("steps_per_execution", DEFAULT_STEPS_PER_EXECUTION if one_replica else 1)
+        self._compile_arguments = {key: kwargs[key] for key in RECORDED_COMPILE_ARGUMENTS if key in kwargs}
         self.uses_fused_kernel = self._choose_fused_kernel(optimizer, kwargs["jit_compile"])
+        self._kernel_options = None
         super().compile(optimizer=optimizer, **kwargs)
 
     def _fused_kernel_obstacle(self, optimizer: Any, jit_compile: Any) -> str | None:
@@ -196,7 +310,6 @@ class Word2Vec(keras.Model):
                                   "times slower). Install a C++ compiler (g++) or set CXX to use the fused kernel.",
                                   RuntimeWarning, stacklevel=3)
         if obstacle is None:
-            self._kernel_options = self._fused_kernel_options()
             return True
         if pairs_required:
             raise ValueError(f"share_negatives='pair': only the fused kernel draws negatives per pair, and it "
@@ -205,78 +318,131 @@ class Word2Vec(keras.Model):
             raise ValueError(f"fused=True, but {obstacle}")
         return False
 
-    def _fused_kernel_options(self) -> dict[str, Any]:
-        """The objective's constants the kernel needs: NCE's biases and ``log(k·Pn)``, HS's Huffman paths."""
+    def fused_kernel_options(self) -> dict[str, Any]:
+        """The objective's constants the kernel needs: NCE's biases and ``log(k·Pn)``, HS's Huffman paths, the
+        per-pair noise tables. Computed once, at the first fused step (a loading ``.keras`` file compiles before
+        its word counts arrive)."""
+        if self._kernel_options is not None:
+            return self._kernel_options
         objective = self.objective
         options: dict[str, Any] = {"architecture": self.architecture, "objective": self.loss_name}
-        if self.loss_name == "nce":
-            ids = tf.range(objective.vocab_size)
-            options["output_bias"] = objective.output_biases
-            options["logit_offset"] = objective.log_expected_count(ids, objective.negatives).numpy()
-        if self.loss_name == "hs":
-            options["huffman"] = (objective.tree.points, objective.tree.codes, objective.tree.lengths)
-        elif objective.share_negatives in ("auto", "pair"):
-            options["pair_noise"] = (objective.noise.threshold, objective.noise.alias, objective.negatives)
+        with tf.init_scope():  # eager even while the train step is traced
+            if self.loss_name == "nce":
+                ids = tf.range(objective.vocab_size)
+                options["output_bias"] = objective.output_biases
+                options["logit_offset"] = np.asarray(objective.log_expected_count(ids, objective.negatives))
+            if self.loss_name == "hs":
+                objective.check_counts()
+                options["huffman"] = (objective.tree.points, objective.tree.codes, objective.tree.lengths)
+            elif objective.share_negatives in ("auto", "pair"):
+                options["pair_noise"] = (objective.noise.threshold, objective.noise.alias, objective.negatives)
+        self._kernel_options = options
         return options
 
-    def fit(self, x=None, y=None, *, epochs: int = 1, initial_epoch: int = 0, callbacks=None, verbose="auto",
+    def fit(self, x: tf.data.Dataset | EpochDatasets | Any = None, y=None, *, epochs: int = 1,
+            initial_epoch: int = 0, initial_step: int = 0, callbacks=None, verbose="auto",
             **kwargs: Any) -> keras.callbacks.History:
         """``keras.Model.fit``, with the schedule's horizon fixed at ``words_per_epoch · epochs``.
 
         The pipeline's epochs differ in length (subsampling is redrawn) and their length is unknown in
         advance; Keras would cut every later epoch to the first one's batch count. So a ``tf.data`` input of
         unknown cardinality is fitted one epoch per ``keras.Model.fit`` call, all sharing one set of
-        callbacks that sees a single training run (one ``on_train_begin``, one ``on_train_end``).
+        callbacks that sees a single training run (:class:`~tfw2v.training.run_callbacks.SingleRunCallbacks`).
+
+        Args:
+          x: a ``tf.data.Dataset`` of the pipeline's batches, or a function ``epoch -> Dataset`` giving each
+            epoch its own dataset (seeded by the epoch, so that a resumed run rebuilds the interrupted epoch
+            exactly); anything else Keras takes.
+          initial_epoch: epochs already trained (Keras's meaning); the learning rate continues from
+            ``words_seen``.
+          initial_step: batches of epoch ``initial_epoch`` already trained (a run resumed from a mid-epoch
+            checkpoint): they are skipped, callbacks count steps on from there
+            (:func:`~tfw2v.training.run_callbacks.epoch_step`), and the loss metric keeps the running sums the
+            checkpoint restored instead of starting the epoch from zero.
         """
         self.total_words.assign(float(self.words_per_epoch) * epochs)
         kwargs.setdefault("shuffle", False)  # the pipeline's order is the corpus order, as in word2vec.c
-        unknown_length = isinstance(x, tf.data.Dataset) and int(x.cardinality()) < 0
-        if not unknown_length or kwargs.get("steps_per_epoch") is not None:
+        per_epoch = callable(x) and not isinstance(x, (tf.data.Dataset, keras.utils.PyDataset))
+        unknown_length = per_epoch or (isinstance(x, tf.data.Dataset) and int(x.cardinality()) < 0)
+        if initial_step and (not (per_epoch or isinstance(x, tf.data.Dataset)) or "steps_per_epoch" in kwargs):
+            raise ValueError("initial_step needs a tf.data.Dataset (or a function of the epoch) without "
+                             "steps_per_epoch")
+        if not (unknown_length or initial_step) or kwargs.get("steps_per_epoch") is not None:
             return super().fit(x, y, epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks,
                                verbose=verbose, **kwargs)
         if verbose == "auto":
             verbose = 1
-        run = _SingleRunCallbacks(callbacks, add_history=True, add_progbar=verbose != 0, verbose=verbose,
-                                  epochs=epochs, model=self)
-        for epoch in range(initial_epoch, epochs):
-            run.last_epoch = epoch == epochs - 1
-            with warnings.catch_warnings():  # the end of an epoch of unknown length is not an interruption
-                warnings.filterwarnings("ignore", message="Your input ran out of data")
-                super().fit(x, y, epochs=epoch + 1, initial_epoch=epoch, callbacks=run, verbose=verbose, **kwargs)
-            if self.stop_training:
-                run.last_epoch = True
-                run.on_train_end()
-                break
+        run = SingleRunCallbacks(callbacks, add_history=True, add_progbar=verbose != 0, verbose=verbose,
+                                 epochs=epochs, model=self)
+        try:
+            for epoch in range(initial_epoch, epochs):
+                skipped = int(initial_step) if epoch == initial_epoch else 0
+                dataset = x(epoch) if per_epoch else x
+                self.resumed_steps = skipped
+                self._keep_metric_sums = skipped > 0
+                run.last_epoch = epoch == epochs - 1
+                with warnings.catch_warnings():  # the end of an epoch of unknown length is not an interruption
+                    warnings.filterwarnings("ignore", message="Your input ran out of data")
+                    super().fit(dataset.skip(skipped) if skipped else dataset, y, epochs=epoch + 1,
+                                initial_epoch=epoch, callbacks=run, verbose=verbose, **kwargs)
+                if self.stop_training:
+                    run.last_epoch = True
+                    run.on_train_end()
+                    break
+        finally:
+            self.resumed_steps = 0
+            self._keep_metric_sums = False
         return self.history
 
+    def reset_metrics(self) -> None:
+        """Keras resets the metrics as every epoch begins; the first epoch of a resumed run keeps the loss sums
+        its checkpoint restored."""
+        if self._keep_metric_sums:
+            self._keep_metric_sums = False
+            return
+        super().reset_metrics()
+
     def train_step(self, batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        step = self._fused_step if self.uses_fused_kernel else self._gradient_step
-        per_example = step(batch)
-        pairs = self.pair_counts(batch["label_weights"])
+        """One step: the batch loss applied (by the fused kernel or by ``compute_loss`` + the optimizer), then
+        the bookkeeping: the loss per pair and the corpus words read."""
+        if self.uses_fused_kernel:
+            per_example = self._fused_step(batch)
+            batch_loss = tf.reduce_sum(per_example * self.pair_counts(batch["label_weights"]))
+        else:
+            batch_loss = self._gradient_step(batch)
+        return self._record(batch, batch_loss, count_words=True)
+
+    def _record(self, batch: dict[str, tf.Tensor], batch_loss: tf.Tensor, *, count_words: bool) -> dict[str, Any]:
+        """Add the batch to the loss metric (``batch_loss / pairs`` weighted by ``pairs``: the mean per pair) and,
+        in training, its corpus words to ``words_seen``; return the step's logs."""
+        pairs = tf.reduce_sum(self.pair_counts(batch["label_weights"]))
+        self.pair_loss.update_state(batch_loss / tf.maximum(pairs, 1.0), sample_weight=pairs)
+        if not count_words:
+            return {"loss": self.pair_loss.result()}
         words = tf.reduce_sum(tf.cast(batch["words"], tf.float64))
         # Every replica adds the global count; only the first replica's update is applied.
         self.words_seen.assign_add(tf.distribute.get_replica_context().all_reduce("sum", words))
-        self.pair_loss.update_state(per_example, sample_weight=pairs)
         return {"loss": self.pair_loss.result(), "learning_rate": self.optimizer.learning_rate,
                 "words": self.words_seen}
 
     def _gradient_step(self, batch: dict[str, tf.Tensor]) -> tf.Tensor:
-        """The generic path: differentiate the batch loss and apply it with the optimizer."""
+        """The generic path: differentiate :meth:`compute_loss` and apply it with the optimizer."""
         with tf.GradientTape() as tape:
-            per_example, pairs, hidden = self._pair_losses(batch, training=True)
-            total = tf.reduce_sum(per_example * pairs)
-        gradients = tape.gradient(total, self.trainable_variables)
+            per_example, hidden = self.example_losses(batch, training=True)
+            batch_loss = tf.reduce_sum(per_example * self.pair_counts(batch["label_weights"]))
+        gradients = tape.gradient(batch_loss, self.trainable_variables)
         dense = any(g is not None and not isinstance(g, tf.IndexedSlices) for g in gradients)
         if dense and isinstance(self.optimizer, Word2VecSGD):  # decided while tracing: sparse steps skip the norm
             gradients = self.optimizer.cap_dense_gradients(gradients, tf.reduce_mean(tf.norm(hidden, axis=-1)))
         self.optimizer.apply(gradients, self.trainable_variables)
-        return per_example
+        return batch_loss
 
     def _fused_step(self, batch: dict[str, tf.Tensor]) -> tf.Tensor:
         """The fused path: the kernel applies the batch pair by pair, in place, at the optimizer's rate."""
+        options = self.fused_kernel_options()
         size = tf.shape(batch["inputs"])[0]
         seed = None
-        if "pair_noise" in self._kernel_options:
+        if "pair_noise" in options:
             negatives, seed = tf.zeros([size, 0], tf.int32), self.objective.seed_generator.next()
         elif isinstance(self.objective, losses.SampledObjective):
             negatives = self.objective.sample_negatives(size)
@@ -285,14 +451,12 @@ class Word2Vec(keras.Model):
         else:
             negatives = tf.zeros([size, 0], tf.int32)
         per_example = kernels.sgd_step(self.input_embeddings, self.objective.output_embeddings, batch, negatives,
-                                       self.optimizer.learning_rate, seed=seed, **self._kernel_options)
+                                       self.optimizer.learning_rate, seed=seed, **options)
         self.optimizer.iterations.assign_add(1)
         return per_example
 
     def test_step(self, batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        per_example, pairs, _ = self._pair_losses(batch, training=False)
-        self.pair_loss.update_state(per_example, sample_weight=pairs)
-        return {"loss": self.pair_loss.result()}
+        return self._record(batch, self.compute_loss(batch, training=False), count_words=False)
 
     @property
     def metrics(self) -> list[keras.metrics.Metric]:
@@ -312,9 +476,6 @@ class Word2Vec(keras.Model):
         """The ``k`` nearest words by cosine, the query excluded, as ``(word, cosine)`` pairs."""
         return self.word_vectors().most_similar(word, k)
 
-    def get_config(self) -> dict[str, Any]:
-        return dict(self._config)
-
 
 @tf.custom_gradient
 def combine_inputs(rows: tf.Tensor, weights: tf.Tensor):
@@ -330,23 +491,3 @@ def combine_inputs(rows: tf.Tensor, weights: tf.Tensor):
         return tf.cast(weights > 0, upstream.dtype)[:, :, None] * upstream[:, None, :], tf.zeros_like(weights)
 
     return hidden, gradient
-
-
-class _SingleRunCallbacks(keras.callbacks.CallbackList):
-    """Callbacks of one training run spread over several ``fit`` calls: begin once, end after the last."""
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.started = False
-        self.ended = False
-        self.last_epoch = False
-
-    def on_train_begin(self, logs=None):
-        if not self.started:
-            self.started = True
-            super().on_train_begin(logs)
-
-    def on_train_end(self, logs=None):
-        if self.last_epoch and not self.ended:
-            self.ended = True
-            super().on_train_end(logs)

@@ -22,6 +22,8 @@ from typing import Any, TextIO
 
 import keras
 
+from tfw2v.training.run_callbacks import epoch_step
+
 WORDS_PER_SEC = "words_per_sec"
 SHOWN = ("loss", "learning_rate", WORDS_PER_SEC)
 
@@ -38,12 +40,13 @@ class CorpusProgress(keras.callbacks.Callback):
     """Show and log corpus words/s, loss and learning rate per step and per epoch.
 
     Args:
-      epochs: the number shown as "Epoch e/epochs" (default ``fit``'s ``epochs``; give the run's total when one
-        run is made of several ``fit`` calls).
+      epochs: the number shown as "Epoch e/epochs" (default ``fit``'s ``epochs``, which ``Word2Vec.fit`` sets
+        to the run's total).
       steps_per_epoch: the progress bar's target (an estimate is fine; default ``fit``'s ``steps``, which is
-        unknown for a streaming dataset).
-      initial_step: steps of the first epoch already done before this ``fit`` (a resumed epoch): the bar
-        starts there.
+        unknown for a streaming dataset). After each full epoch the target becomes that epoch's step count.
+
+    A resumed epoch's bar starts at the steps trained before (``model.resumed_steps``; see
+    :func:`~tfw2v.training.run_callbacks.epoch_step`).
       verbose: 1 = a progress bar, 2 = one line per epoch (and every ``log_every_secs``), 0 = silent (the
         logs still get ``words_per_sec``). ``"auto"`` = 1 on a terminal, else 2.
       log_every_secs: with ``verbose=2``, also print a line this often within an epoch.
@@ -55,7 +58,6 @@ class CorpusProgress(keras.callbacks.Callback):
         epochs: int | None = None,
         *,
         steps_per_epoch: int | None = None,
-        initial_step: int = 0,
         verbose: int | str = "auto",
         log_every_secs: float | None = 30.0,
         stream: TextIO | None = None,
@@ -63,13 +65,11 @@ class CorpusProgress(keras.callbacks.Callback):
         super().__init__()
         self.epochs = epochs
         self.steps_per_epoch = steps_per_epoch
-        self.initial_step = int(initial_step)
         self.stream = stream
         if verbose == "auto":
             verbose = 1 if _is_terminal(stream or sys.stdout) else 2
         self.verbose = int(verbose)
         self.log_every_secs = log_every_secs
-        self._first_epoch: int | None = None
         self._bar: keras.utils.Progbar | None = None
         self._epoch_start = 0.0
         self._epoch_words = 0.0
@@ -94,10 +94,6 @@ class CorpusProgress(keras.callbacks.Callback):
         elapsed = time.perf_counter() - self._epoch_start
         return (words - self._epoch_words) / elapsed if elapsed > 0 else 0.0
 
-    def _offset(self) -> int:
-        """Steps of the current epoch done before this ``fit`` (only the first epoch of a resumed run)."""
-        return self.initial_step if self._epoch == self._first_epoch else 0
-
     def _values(self, logs: dict[str, Any]) -> list[tuple[str, float]]:
         return [(k, v) for k in SHOWN if (v := _number(logs.get(k))) is not None]
 
@@ -109,10 +105,8 @@ class CorpusProgress(keras.callbacks.Callback):
             self.steps_per_epoch = (self.params or {}).get("steps")
 
     def on_epoch_begin(self, epoch, logs=None):
-        if self._first_epoch is None:
-            self._first_epoch = epoch
         self._epoch = epoch
-        offset = self._offset()
+        offset = epoch_step(self.model, -1)
         self._step = offset
         self._epoch_start = self._last_line = time.perf_counter()
         self._epoch_words = self._words = self._words_seen(None)
@@ -131,7 +125,7 @@ class CorpusProgress(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if logs is None:
             logs = {}
-        self._step = self._offset() + batch + 1
+        self._step = epoch_step(self.model, batch)
         self._words = self._words_seen(logs)
         logs[WORDS_PER_SEC] = self._rate(self._words)
         if self.verbose == 1 and self._bar is not None:
@@ -158,6 +152,8 @@ class CorpusProgress(keras.callbacks.Callback):
             stopped = " (stopped)" if getattr(self.model, "stop_training", False) else ""
             self._print(f"  {self._step} steps{stopped}, {elapsed:.0f}s: {self._describe(logs)}")
         self._bar = None
+        if self._step and not getattr(self.model, "stop_training", False):
+            self.steps_per_epoch = self._step  # the next epoch's bar targets this one's length
 
     def _describe(self, logs: dict[str, Any]) -> str:
         parts = []
@@ -194,17 +190,15 @@ class StepLog(keras.callbacks.Callback):
     batch scalars of ``keras.callbacks.TensorBoard``, which count from 0 in every ``fit``).
     """
 
-    def __init__(self, path: str | os.PathLike | None, every: int = 100, *, initial_step: int = 0,
+    def __init__(self, path: str | os.PathLike | None, every: int = 100, *,
                  tensorboard_dir: str | os.PathLike | None = None):
         super().__init__()
         if every < 1:
             raise ValueError(f"every must be >= 1, got {every}")
         self.path = None if path is None else os.fspath(path)
         self.every = every
-        self.initial_step = int(initial_step)
         self.tensorboard_dir = None if tensorboard_dir is None else os.fspath(tensorboard_dir)
         self._writer = None
-        self._first_epoch: int | None = None
         self._epoch = 0
         self._step = 0
 
@@ -240,14 +234,12 @@ class StepLog(keras.callbacks.Callback):
         return record
 
     def on_epoch_begin(self, epoch, logs=None):
-        if self._first_epoch is None:
-            self._first_epoch = epoch
         self._epoch = epoch
-        self._step = self.initial_step if epoch == self._first_epoch else 0
+        self._step = epoch_step(self.model, -1)
 
     def on_train_batch_end(self, batch, logs=None):
         previous = self._step
-        self._step = batch + 1 + (self.initial_step if self._epoch == self._first_epoch else 0)
+        self._step = epoch_step(self.model, batch)
         if self._step // self.every > previous // self.every:  # also with steps_per_execution > 1
             self._write(self._record(self._step, logs))
 

@@ -10,11 +10,11 @@
     RUN/progress.jsonl     step and epoch scalars as JSON lines
     RUN/history.json       the epoch logs
     RUN/evaluation.json    analogy and similarity scores and the probe words' neighbours
+    RUN/model.keras        the finished model (``Word2Vec.load``, ``keras.models.load_model``), vocabulary included
     RUN/export/            saved_model/1/ (TF Serving, TF Hub), vectors.txt / vectors.bin (word2vec.c format)
 
-This module knows the layout and how to rebuild a run's vocabulary, model and dataset from its recipe;
-:func:`load_run` / :func:`load_vectors` read a run's vectors back. Training a run is
-:func:`tfw2v.cli.train.train`. Every problem a user can fix raises :class:`RunError`, a one-line message naming
+This module knows the layout; :func:`load_run` / :func:`load_vectors` read a run's vectors back. Training a
+run is :func:`tfw2v.training.run.train`; what a recipe builds is in :mod:`tfw2v.training.from_recipe`. Every problem a user can fix raises :class:`RunError`, a one-line message naming
 the path.
 """
 
@@ -23,12 +23,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any, Callable
 
-from tfw2v.names import SAMPLED_OBJECTIVES
 from tfw2v.training import recipe as recipes
 from tfw2v.training.recipe import Recipe, RecipeError
 
@@ -41,6 +39,7 @@ CHECKPOINT_DIR = "checkpoints"
 LOG_DIR = "logs"
 PROGRESS_FILE = "progress.jsonl"
 HISTORY_FILE = "history.json"
+MODEL_FILE = "model.keras"
 EVALUATION_FILE = "evaluation.json"
 EXPORT_DIR = "export"
 EXPORT_NAMES = {
@@ -85,6 +84,7 @@ class RunDirectory:
     history_file = property(lambda self: self.path / HISTORY_FILE)
     evaluation_file = property(lambda self: self.path / EVALUATION_FILE)
     export_dir = property(lambda self: self.path / EXPORT_DIR)
+    model_file = property(lambda self: self.path / MODEL_FILE)
 
     # ---- what is there ------------------------------------------------------------------------------
     def is_run(self) -> bool:
@@ -168,90 +168,12 @@ def default_run_path(base: str | os.PathLike = "runs") -> Path:
 
 
 # ---------------------------------------------------------------------------------------------------------
-def tokenizer_of(recipe: Recipe):
-    from tfw2v.text.tokenize import Tokenizer
-
-    return Tokenizer.from_config(dict(recipe["tokenizer"]))
-
-
-def corpus_files(recipe: Recipe) -> list[str]:
-    from tfw2v.text import corpus
-
-    paths = [recipes.bundled_path(p) for p in recipe["corpus"]["paths"]]
-    try:
-        return corpus.resolve_files(paths)
-    except corpus.CorpusError as e:
-        raise RunError(str(e)) from None
-
-
-def build_model(recipe: Recipe, vocab) -> Any:
-    """The :class:`~tfw2v.training.model.Word2Vec` a recipe describes, compiled with word2vec's optimizer."""
-    from tfw2v.training.model import Word2Vec
-
-    m, t = recipe["model"], recipe["training"]
-    options: dict[str, Any] = {}
-    if m["loss"] in SAMPLED_OBJECTIVES:
-        options.update(noise=m["noise"], noise_exponent=m["noise_exponent"], share_negatives=m["share_negatives"])
-    try:
-        model = Word2Vec(
-            vocab, dim=m["dim"], architecture=m["architecture"], loss=m["loss"], negatives=m["negatives"],
-            alpha=t["alpha"], seed=t["seed"], fused=recipes.FUSED_CHOICES[t["fused"]], **options,
-        )
-    except ValueError as e:
-        raise RunError(f"cannot build the model: {e}") from None
-    try:
-        model.compile(steps_per_execution=t["steps_per_execution"], jit_compile=t["jit_compile"])
-    except ValueError as e:  # fused = "on" where the kernel cannot be built or run
-        raise RunError(f"cannot train this model: {e}") from None
-    return model
-
-
-def make_dataset(recipe: Recipe, files: list[str], vocab, seed: int):
-    from tfw2v import data
-
-    m, t = recipe["model"], recipe["training"]
-    common = dict(window=t["window"], sample=t["sample"], batch_size=t["batch_size"], seed=seed)
-    if m["architecture"] == "cbow":
-        return data.cbow_dataset(files, vocab, cbow_mean=m["cbow_mean"], **common)
-    return data.skipgram_dataset(files, vocab, **common)
-
-
-def load_vocab(run: RunDirectory, recipe: Recipe, corpus_words: int | None):
-    from tfw2v.text.vocabulary import Vocabulary
-
-    phrases = load_phrases(run, recipe)
-    try:
-        return Vocabulary.load(run.vocab_file, corpus_words=corpus_words, tokenizer=tokenizer_of(recipe),
-                               phrases=phrases)
-    except (ValueError, OSError) as e:
-        raise RunError(f"corrupt run directory: {e}") from None
-
-
-def load_phrases(run: RunDirectory, recipe: Recipe):
-    """The run's phrase table (``None`` when its recipe joins no phrases)."""
-    from tfw2v.text.phrases import Phrases
-
-    if not recipes.uses_phrases(recipe):
-        return None
-    if not run.phrases_file.is_file():
-        raise RunError(f"corrupt run directory: {run.phrases_file} is missing, but the recipe joins phrases")
-    try:
-        return Phrases.load(run.phrases_file)
-    except ValueError as e:
-        raise RunError(f"corrupt run directory: {e}") from None
-
-
-def estimated_steps(vocab, recipe: Recipe) -> int:
-    """Expected batches per epoch: kept centre words / batch size (for the progress bar's target)."""
-    kept = float((vocab.counts * vocab.keep_probabilities(recipe["training"]["sample"])).sum())
-    return max(1, math.ceil(kept / recipe["training"]["batch_size"]))
-
-
-# ---------------------------------------------------------------------------------------------------------
-# ---------------------------------------------------------------------------------------------------------
 def load_vectors(path: str | os.PathLike, *, say: Callable[[str], None] | None = None):
-    """Word vectors from a run directory (its newest checkpoint) or a word2vec.c text/binary file."""
+    """Word vectors from a run directory (see :func:`load_run`), a ``.keras`` file, or a word2vec.c text or
+    binary file."""
     path = Path(path)
+    if path.suffix == ".keras" and path.is_file():
+        return load_keras(path).word_vectors()
     if path.is_dir() or not path.exists():
         return load_run(RunDirectory(path), say=say)[0]
     from tfw2v.export import read_word2vec_format
@@ -262,13 +184,28 @@ def load_vectors(path: str | os.PathLike, *, say: Callable[[str], None] | None =
         raise RunError(f"{path}: cannot read word vectors ({e})") from None
 
 
+def load_keras(path: str | os.PathLike):
+    """The :class:`~tfw2v.training.model.Word2Vec` a ``.keras`` file holds; :class:`RunError` naming the file."""
+    from tfw2v.training.model import Word2Vec
+
+    try:
+        return Word2Vec.load(path)
+    except (ValueError, OSError, TypeError, KeyError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise RunError(f"{path}: cannot load the model ({first[:300]})") from None
+
+
 def load_run(run: RunDirectory, *, say: Callable[[str], None] | None = None):
-    """``(WordVectors, recipe, status)`` of a run directory, from its newest restorable checkpoint."""
+    """``(WordVectors, recipe, status)`` of a run directory: from its ``model.keras`` once the run is complete,
+    else from its newest restorable checkpoint."""
     from tfw2v.training.checkpointing import Checkpointer, CheckpointError
+    from tfw2v.training.from_recipe import build_model, load_vocab
 
     run.check_run()
     recipe = run.read_recipe()
     status = run.read_status()
+    if status.get("status") == "complete" and run.model_file.is_file():
+        return load_keras(run.model_file).word_vectors(), recipe, status
     vocab = load_vocab(run, recipe, status.get("corpus_words"))
     model = build_model(recipe, vocab)
     try:
