@@ -171,10 +171,6 @@ class Recipe:
     def __getitem__(self, section: str) -> dict[str, Any]:
         return self.values[section]
 
-    def get(self, name: str) -> Any:
-        section, key = name.split(".")
-        return self.values[section][key]
-
     def flat(self) -> dict[str, Any]:
         return {f"{s}.{k}": v for s, keys in self.values.items() for k, v in keys.items()}
 
