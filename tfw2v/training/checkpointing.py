@@ -105,8 +105,8 @@ class Checkpointer:
 
         A checkpoint that cannot be read (truncated by a crash, for instance) is skipped for the next older one
         (and reported in one line through ``warn``); :class:`CheckpointError` when none can be restored. The
-        loss metric's saved sums are kept in :attr:`metric_values` (Keras resets metrics when an epoch begins;
-        see :class:`ResumeCallback`).
+        loss metric's running sums come back too; ``Word2Vec.fit(..., initial_step=step)`` keeps them through
+        the epoch start, where Keras would reset them.
         """
         candidates = list(reversed(self.manager.checkpoints))
         if not candidates:
