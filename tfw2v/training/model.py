@@ -253,7 +253,12 @@ class Word2Vec(keras.Model):
         """The batch loss ``Σ_b m_b · L_b`` of the pipeline's batch ``x`` (``y`` and ``y_pred`` are unused: the
         targets are in the batch). This is what the generic path differentiates."""
         per_example, _ = self.example_losses(x, training=training)
-        return tf.reduce_sum(per_example * self.pair_counts(x["label_weights"]))
+        return self._pair_weighted(per_example, x)[0]
+
+    def _pair_weighted(self, per_example: tf.Tensor, batch: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+        """``(Σ_b m_b · L_b, Σ_b m_b)``: the batch loss and the number of pairs it sums."""
+        pairs = self.pair_counts(batch["label_weights"])
+        return tf.reduce_sum(per_example * pairs), tf.reduce_sum(pairs)
 
     # ---- training -----------------------------------------------------------------------------
     def learning_rate(self) -> tf.Tensor:
@@ -406,16 +411,15 @@ class Word2Vec(keras.Model):
         """One step: the batch loss applied (by the fused kernel or by ``compute_loss`` + the optimizer), then
         the bookkeeping: the loss per pair and the corpus words read."""
         if self.uses_fused_kernel:
-            per_example = self._fused_step(batch)
-            batch_loss = tf.reduce_sum(per_example * self.pair_counts(batch["label_weights"]))
+            batch_loss, pairs = self._pair_weighted(self._fused_step(batch), batch)
         else:
-            batch_loss = self._gradient_step(batch)
-        return self._record(batch, batch_loss, count_words=True)
+            batch_loss, pairs = self._gradient_step(batch)
+        return self._record(batch, batch_loss, pairs, count_words=True)
 
-    def _record(self, batch: dict[str, tf.Tensor], batch_loss: tf.Tensor, *, count_words: bool) -> dict[str, Any]:
+    def _record(self, batch: dict[str, tf.Tensor], batch_loss: tf.Tensor, pairs: tf.Tensor, *,
+                count_words: bool) -> dict[str, Any]:
         """Add the batch to the loss metric (``batch_loss / pairs`` weighted by ``pairs``: the mean per pair) and,
         in training, its corpus words to ``words_seen``; return the step's logs."""
-        pairs = tf.reduce_sum(self.pair_counts(batch["label_weights"]))
         self.pair_loss.update_state(batch_loss / tf.maximum(pairs, 1.0), sample_weight=pairs)
         if not count_words:
             return {"loss": self.pair_loss.result()}
@@ -425,17 +429,18 @@ class Word2Vec(keras.Model):
         return {"loss": self.pair_loss.result(), "learning_rate": self.optimizer.learning_rate,
                 "words": self.words_seen}
 
-    def _gradient_step(self, batch: dict[str, tf.Tensor]) -> tf.Tensor:
-        """The generic path: differentiate :meth:`compute_loss` and apply it with the optimizer."""
+    def _gradient_step(self, batch: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+        """The generic path: differentiate the batch loss (:meth:`compute_loss`'s, computed here as well so that
+        the dense cap sees the hidden vectors) and apply it with the optimizer; return it and its pairs."""
         with tf.GradientTape() as tape:
             per_example, hidden = self.example_losses(batch, training=True)
-            batch_loss = tf.reduce_sum(per_example * self.pair_counts(batch["label_weights"]))
+            batch_loss, pairs = self._pair_weighted(per_example, batch)
         gradients = tape.gradient(batch_loss, self.trainable_variables)
         dense = any(g is not None and not isinstance(g, tf.IndexedSlices) for g in gradients)
         if dense and isinstance(self.optimizer, Word2VecSGD):  # decided while tracing: sparse steps skip the norm
             gradients = self.optimizer.cap_dense_gradients(gradients, tf.reduce_mean(tf.norm(hidden, axis=-1)))
         self.optimizer.apply(gradients, self.trainable_variables)
-        return batch_loss
+        return batch_loss, pairs
 
     def _fused_step(self, batch: dict[str, tf.Tensor]) -> tf.Tensor:
         """The fused path: the kernel applies the batch pair by pair, in place, at the optimizer's rate."""
@@ -456,7 +461,8 @@ class Word2Vec(keras.Model):
         return per_example
 
     def test_step(self, batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        return self._record(batch, self.compute_loss(batch, training=False), count_words=False)
+        per_example, _ = self.example_losses(batch, training=False)
+        return self._record(batch, *self._pair_weighted(per_example, batch), count_words=False)
 
     @property
     def metrics(self) -> list[keras.metrics.Metric]:
