@@ -27,8 +27,9 @@ class Word2VecSGD(keras.optimizers.Optimizer):
         ``row_r ← row_r − lr · (Σ_i g_i) / n_r``
 
     (rows seen once get exactly the plain SGD step). Padding slices (all-zero gradients) are not counted.
-    Cost is proportional to the slices in the batch, never to the vocabulary. A dense gradient (full
-    softmax's output table) is capped by :meth:`cap_dense_gradients` first, then applied as ``lr · g``.
+    Cost is proportional to the slices in the batch, never to the vocabulary. Dense gradients (full softmax's
+    output table and biases) are capped row by row by :meth:`cap_dense_gradients` first, then applied as
+    ``lr · g``.
 
     ``tf.unique`` has no XLA kernel, so under ``jit_compile=True`` pass ``dense_row_counts=True``: the
     occurrences are then counted in a ``[V]`` buffer (a memset per step, cheap on an accelerator) with the
@@ -68,19 +69,31 @@ class Word2VecSGD(keras.optimizers.Optimizer):
         self.assign_sub(variable, tf.IndexedSlices(values * scale, gradient.indices, gradient.dense_shape))
 
     def cap_dense_gradients(self, gradients: list, hidden_norm: tf.Tensor) -> list:
-        """Cap each dense gradient's rows like repeated sparse rows: clip row ``r`` to norm ``c · |h|``.
+        """Cap each dense gradient's rows like repeated sparse rows: row ``r`` is clipped to ``c`` pairs' worth.
 
-        Row ``r`` of full softmax's table gets ``G_r = Σ_n g_nr · h_n`` with ``|g_nr| ≤ 1`` from every pair ``n``,
-        so ``|G_r| / |h|`` (``|h|`` the batch's mean hidden norm) estimates how many pairs pushed it. Capping that
-        at ``c = max_row_repeats`` is a per-row norm clip at ``c · |h|``: frequent rows move as far as ``c``
-        aligned pair gradients, rows with little probability mass are untouched. Sparse gradients pass unchanged.
+        For row ``r`` of a dense gradient ``G`` (its slice along axis 0) and ``c = max_row_repeats``,
+
+            ``G_r ← G_r · min(1, c · ν / |G_r|)``,
+
+        with ``ν = |h|`` (the batch's mean hidden norm) for a table (rank ≥ 2) and ``ν = 1`` for biases (rank 1).
+        Full softmax's row ``r`` gets ``Σ_n a_nr · h_n`` in its table and ``Σ_n a_nr`` in its bias from the
+        pairs ``n``, each with ``|a_nr| = |∂ℓ_n/∂z_r| ≤ 1``. One pair's gradient thus has norm at most ``ν``,
+        and ``|G_r| / ν`` estimates how many pairs pushed row ``r``. Capping that at ``c`` lets a frequent row move
+        as far as ``c`` aligned pairs, as a sparse row touched ``n_r > c`` times moves ``c`` times its mean; rows
+        with little mass are untouched. The biases need it most: unclipped, a frequent word's bias moves by
+        ``lr · Σ_n a_nr``, which grows with the batch (at batch 4096 full softmax diverged). Sparse gradients,
+        ``None`` and scalars pass unchanged.
         """
         limit = self.max_row_repeats * tf.cast(hidden_norm, tf.float32)
-        return [
-            g if g is None or isinstance(g, tf.IndexedSlices) or g.shape.rank != 2
-            else tf.clip_by_norm(g, tf.cast(limit, g.dtype), axes=[1])
-            for g in gradients
-        ]
+
+        def cap(g):
+            if g is None or isinstance(g, tf.IndexedSlices) or g.shape.rank == 0:
+                return g
+            if g.shape.rank == 1:
+                return tf.clip_by_value(g, -self.max_row_repeats, self.max_row_repeats)
+            return tf.clip_by_norm(g, tf.cast(limit, g.dtype), axes=list(range(1, g.shape.rank)))
+
+        return [cap(g) for g in gradients]
 
     def get_config(self):
         return {**super().get_config(), "max_row_repeats": self.max_row_repeats,
