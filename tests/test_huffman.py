@@ -10,6 +10,8 @@ import tensorflow as tf
 from tfw2v import losses
 from tfw2v.losses.huffman import build_huffman
 
+from objective_calls import one_input
+
 
 def create_binary_tree(counts):
     """word2vec.c's CreateBinaryTree, loop for loop (``vocab[a].cn`` = ``counts[a]``)."""
@@ -130,5 +132,5 @@ def test_hs_probabilities_sum_to_one_over_the_vocabulary(counts):
     for hidden in rng.normal(size=(3, dim)):
         hidden_per_word = tf.constant(np.tile(hidden, (vocab_size, 1)), tf.float32)
         labels = tf.range(vocab_size)[:, None]
-        neg_log_p = layer(hidden_per_word, labels, tf.ones([vocab_size, 1]))
+        neg_log_p = one_input(layer, hidden_per_word, labels, tf.ones([vocab_size, 1]))
         assert np.isclose(np.exp(-neg_log_p.numpy().astype(np.float64)).sum(), 1.0, atol=1e-5)

@@ -5,6 +5,8 @@ import tensorflow as tf
 
 from tfw2v import losses
 
+from objective_calls import one_input
+
 D, B = 6, 5
 
 
@@ -22,7 +24,7 @@ def with_random_weights(layer, seed=0):
 def loss_and_grads(layer, hidden, labels, weights, variables=None, **call_kwargs):
     with tf.GradientTape() as tape:
         tape.watch(hidden)
-        loss = layer(hidden, labels, weights, training=True, **call_kwargs)
+        loss = one_input(layer, hidden, labels, weights, training=True, **call_kwargs)
     return loss.numpy(), dense(tape.gradient(loss, [hidden, *(variables or layer.trainable_variables)]))
 
 
@@ -145,13 +147,13 @@ def test_sampled_softmax_approaches_full_softmax_as_samples_cover_the_vocabulary
     """Mean |sampled - full| over 64 examples falls as k grows; at k = 4096 draws every word is a candidate
     (P(a word is missed) < 1e-15) with Q = 1, and the loss is the full softmax."""
     full, hidden, labels, weights = full_softmax_and_inputs()
-    exact = full(hidden, labels, weights).numpy()
+    exact = one_input(full, hidden, labels, weights).numpy()
     errors = []
     for k in (2, 8, 32, 128, 4096):
         sampled = losses.get("sampled_softmax", VOCAB, D, counts=COUNTS, negatives=k, seed=k)
         sampled.output_embeddings.assign(full.output_embeddings)
         sampled.output_biases.assign(full.output_biases)
-        errors.append(np.mean(np.abs(sampled(hidden, labels, weights).numpy() - exact)))
+        errors.append(np.mean(np.abs(one_input(sampled, hidden, labels, weights).numpy() - exact)))
     assert all(later < earlier for earlier, later in zip(errors, errors[1:])), errors
     assert errors[-1] < 1e-5
 
@@ -160,12 +162,12 @@ def test_ds_with_the_whole_vocabulary_as_candidates_is_full_softmax():
     """DS's denominator gains one term per new candidate: the error falls to exactly 0 at all V words."""
     full, hidden, labels, weights = full_softmax_and_inputs()
     full.output_biases.assign(tf.zeros([VOCAB]))  # ds has no bias
-    exact = full(hidden, labels, weights).numpy()
+    exact = one_input(full, hidden, labels, weights).numpy()
     ds = losses.get("ds", VOCAB, D, counts=COUNTS)
     ds.output_embeddings.assign(full.output_embeddings)
     order = np.random.default_rng(7).permutation(VOCAB)
     errors = [
-        np.max(np.abs(ds(hidden, labels, weights, sampled_ids=tf.constant(order[:n])).numpy() - exact))
+        np.max(np.abs(one_input(ds, hidden, labels, weights, sampled_ids=tf.constant(order[:n])).numpy() - exact))
         for n in (1, 5, 10, 15, VOCAB)
     ]
     assert all(later < earlier for earlier, later in zip(errors, errors[1:])), errors

@@ -1,10 +1,14 @@
 """The objectives behind losses.get: interface, formulas, padding, hits, soft targets, sparsity, XLA."""
 
+import functools
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from tfw2v import losses
+
+from objective_calls import one_input
 
 V, D, B, T, K = 20, 6, 4, 3, 5
 COUNTS = (1000 // np.arange(1, V + 1)).astype(np.int64)
@@ -33,7 +37,7 @@ def loss_and_grads(layer, hidden, labels, weights, **call_kwargs):
     """Summed loss and dense gradients w.r.t. hidden and every trainable weight, as numpy."""
     with tf.GradientTape() as tape:
         tape.watch(hidden)
-        loss = layer(hidden, labels, weights, training=True, **call_kwargs)
+        loss = one_input(layer, hidden, labels, weights, training=True, **call_kwargs)
     grads = tape.gradient(loss, [hidden, *layer.trainable_variables])
     return loss.numpy(), [tf.convert_to_tensor(g).numpy() for g in grads]
 
@@ -115,10 +119,11 @@ def test_an_objective_built_without_its_counts_refuses_to_score_until_it_gets_th
     hidden = tf.random.stateless_normal([2, D], seed=[1, 2])
     labels, weights = tf.constant([[1], [2]]), tf.ones([2, 1])
     with pytest.raises(ValueError, match="counts"):
-        layer(hidden, labels, weights)
+        one_input(layer, hidden, labels, weights)
     layer.set_counts(COUNTS)
     complete = losses.get(name, vocab_size=V, dim=D, counts=COUNTS, seed=0)
-    np.testing.assert_array_equal(layer(hidden, labels, weights), complete(hidden, labels, weights))
+    np.testing.assert_array_equal(one_input(layer, hidden, labels, weights),
+                                  one_input(complete, hidden, labels, weights))
 
 
 def test_options_an_objective_does_not_use_are_ignored():
@@ -132,8 +137,8 @@ def test_per_example_float32_loss_for_int32_and_int64_labels(name):
     layer = make(name)
     hidden, labels, weights = inputs()
     kwargs = {"sampled_ids": layer.sample_negatives(B)} if name in SAMPLED else {}
-    loss32 = layer(hidden, labels, weights, **kwargs)
-    loss64 = layer(hidden, tf.cast(labels, tf.int64), weights, **kwargs)
+    loss32 = one_input(layer, hidden, labels, weights, **kwargs)
+    loss64 = one_input(layer, hidden, tf.cast(labels, tf.int64), weights, **kwargs)
     assert loss32.shape == (B,) and loss32.dtype == tf.float32
     np.testing.assert_allclose(loss32, loss64)
     assert np.all(loss32.numpy() > 0)
@@ -143,9 +148,9 @@ def test_per_example_float32_loss_for_int32_and_int64_labels(name):
 def test_sampling_is_shaped_by_share_negatives_and_deterministic_for_a_seed(share, shape):
     first, second = make("ns", share_negatives=share, seed=3), make("ns", share_negatives=share, seed=3)
     hidden, labels, weights = inputs()
-    loss = first(hidden, labels, weights)
-    np.testing.assert_array_equal(loss, second(hidden, labels, weights))
-    assert not np.array_equal(first(hidden, labels, weights), loss)  # fresh samples at every call
+    loss = one_input(first, hidden, labels, weights)
+    np.testing.assert_array_equal(loss, one_input(second, hidden, labels, weights))
+    assert not np.array_equal(one_input(first, hidden, labels, weights), loss)  # fresh samples at every call
     assert tuple(first.sample_negatives(B).shape) == shape
 
 
@@ -160,7 +165,7 @@ def test_sampled_objectives_compute_their_docstring_formula(name, share):
     hidden, labels, weights = inputs()
     sampled = layer.sample_negatives(B).numpy()
     sampled.reshape(-1)[:3] = [labels[0, 0], labels[0, 0], labels[1, 2]]  # hits, and a repeated id
-    loss = layer(hidden, labels, weights, sampled_ids=tf.constant(sampled)).numpy()
+    loss = one_input(layer, hidden, labels, weights, sampled_ids=tf.constant(sampled)).numpy()
     expected = reference_loss(name, layer, hidden.numpy(), labels.numpy(), weights.numpy(), sampled)
     np.testing.assert_allclose(loss, expected, rtol=1e-5)
 
@@ -171,7 +176,7 @@ def test_softmax_is_the_full_cross_entropy():
     logits = hidden.numpy() @ layer.output_embeddings.numpy().T + layer.output_biases.numpy()
     log_p = logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
     expected = -np.sum(weights.numpy() * np.take_along_axis(log_p, labels.numpy(), axis=1), axis=1)
-    np.testing.assert_allclose(layer(hidden, labels, weights), expected, rtol=1e-5)
+    np.testing.assert_allclose(one_input(layer, hidden, labels, weights), expected, rtol=1e-5)
 
 
 def test_hs_is_the_log_sigmoid_sum_along_the_huffman_path():
@@ -188,7 +193,7 @@ def test_hs_is_the_log_sigmoid_sum_along_the_huffman_path():
             for y in ys
         ]
         expected.append(np.dot(ws, path_losses))
-    np.testing.assert_allclose(layer(hidden, labels, weights), expected, rtol=1e-5)
+    np.testing.assert_allclose(one_input(layer, hidden, labels, weights), expected, rtol=1e-5)
 
 
 # ------------------------------------------------------------------------------------------ padding and hits
@@ -260,7 +265,7 @@ def test_one_soft_target_example_is_the_mean_of_its_single_label_examples(name, 
     with tf.GradientTape() as tape:
         tape.watch(hidden)
         mean = tf.reduce_mean(
-            layer(tf.repeat(hidden, m, axis=0), tf.transpose(labels), tf.ones([m, 1]), **expanded_kwargs)
+            one_input(layer, tf.repeat(hidden, m, axis=0), tf.transpose(labels), tf.ones([m, 1]), **expanded_kwargs)
         )
     grads = tape.gradient(mean, [hidden, *layer.trainable_variables])
     assert_same(soft, (mean.numpy(), [tf.convert_to_tensor(g).numpy() for g in grads]))
@@ -280,8 +285,8 @@ def test_shared_negatives_have_the_expected_loss_of_fresh_negatives_per_pair():
     hidden, labels, _ = inputs(batch=1, labels_per_example=3)
     weights = np.array([0.5, 0.3, 0.2])
     repeated_weights = tf.constant(np.tile(weights, (draws, 1)), tf.float32)
-    losses_ = layer(
-        tf.repeat(hidden, draws, axis=0), tf.repeat(labels, draws, axis=0), repeated_weights
+    losses_ = one_input(
+        layer, tf.repeat(hidden, draws, axis=0), tf.repeat(labels, draws, axis=0), repeated_weights
     ).numpy()
     s = hidden.numpy()[0].astype(np.float64) @ layer.output_embeddings.numpy().T
     p = layer.noise.probabilities
@@ -303,7 +308,7 @@ def test_gradients_are_sparse_rows_and_xla_compiles(name):
     def step(hidden, labels, weights, **kwargs):
         with tf.GradientTape() as tape:
             tape.watch(hidden)
-            loss = layer(hidden, labels, weights, training=True, **kwargs)
+            loss = one_input(layer, hidden, labels, weights, training=True, **kwargs)
         return loss, tape.gradient(loss, [hidden, *layer.trainable_variables])
 
     kwargs = {"sampled_ids": layer.sample_negatives(B)} if name in SAMPLED else {}
@@ -326,30 +331,49 @@ def test_gradients_are_sparse_rows_and_xla_compiles(name):
 def test_full_softmax_also_compiles_with_xla():
     layer = make("softmax")
     hidden, labels, weights = inputs()
-    compiled = tf.function(layer, jit_compile=True)
-    np.testing.assert_allclose(compiled(hidden, labels, weights), layer(hidden, labels, weights), rtol=1e-5)
+    compiled = tf.function(functools.partial(one_input, layer), jit_compile=True)
+    np.testing.assert_allclose(compiled(hidden, labels, weights), one_input(layer, hidden, labels, weights), rtol=1e-5)
 
 
+@pytest.mark.parametrize("labels_per_example", [1, 3])
 @pytest.mark.parametrize("share", ["example", "batch"])
 @pytest.mark.parametrize("name", losses.NAMES)
-def test_shared_target_form_equals_its_pairs_scored_one_by_one(name, share):
-    """hidden [B, P, D] with one label [B, 1] (word2vec.c's skip-gram orientation) is Σ_p w_p ℓ(h_p, y):
-    the same loss and gradients as P calls with hidden [B, D], the same label and the same samples."""
+def test_p_input_vectors_are_their_pairs_scored_one_input_at_a_time(name, share, labels_per_example):
+    """The one signature, ``L_b = Σ_p Σ_t w_bpt ℓ(h_bp, y_bt)``: ``hidden [B, P, D]`` against ``labels [B, T]``
+    (``T = 1`` is word2vec.c's skip-gram orientation) has the loss and gradients of ``P`` calls with one input
+    vector each, the same labels and the same samples."""
     layer = make(name, share_negatives=share) if name in SAMPLED else make(name)
     rng = np.random.default_rng(7)
     pairs = 4
     hidden = tf.constant(rng.normal(size=(B, pairs, D)), tf.float32)
-    label = tf.constant(rng.integers(0, V, (B, 1)), tf.int32)
-    weights = tf.constant([[0.5, 0.5, 0.0, 0.0], [0.25] * 4, [1.0, 0.0, 0.0, 0.0], [0.0, 0.2, 0.3, 0.5]])
-    kwargs = {}
-    if name in SAMPLED:
-        kwargs["sampled_ids"] = layer.sample_negatives(B)
-    shared = loss_and_grads(layer, hidden, label, weights, **kwargs)
+    labels = tf.constant(rng.integers(0, V, (B, labels_per_example)), tf.int32)
+    input_weights = np.array([[0.5, 0.5, 0.0, 0.0], [0.25] * 4, [1.0, 0.0, 0.0, 0.0], [0.0, 0.2, 0.3, 0.5]])
+    label_weights = rng.dirichlet(np.ones(labels_per_example), B)
+    weights = tf.constant(input_weights[:, :, None] * label_weights[:, None, :], tf.float32)  # [B, P, T]
+    kwargs = {"sampled_ids": layer.sample_negatives(B)} if name in SAMPLED else {}
+    with tf.GradientTape() as tape:
+        tape.watch(hidden)
+        together = layer(hidden, labels, weights, training=True, **kwargs)
+    shared = (together.numpy(), [tf.convert_to_tensor(g).numpy()
+                                 for g in tape.gradient(together, [hidden, *layer.trainable_variables])])
 
     with tf.GradientTape() as tape:
         tape.watch(hidden)
         one_by_one = sum(
-            weights[:, p] * layer(hidden[:, p], label, tf.ones([B, 1]), training=True, **kwargs) for p in range(pairs)
+            one_input(layer, hidden[:, p], labels, weights[:, p], training=True, **kwargs) for p in range(pairs)
         )
     grads = tape.gradient(one_by_one, [hidden, *layer.trainable_variables])
     assert_same(shared, (one_by_one.numpy(), [tf.convert_to_tensor(g).numpy() for g in grads]))
+
+
+@pytest.mark.parametrize("name", losses.NAMES)
+def test_inputs_of_the_wrong_rank_are_refused_naming_the_argument(name):
+    """The old ``hidden [B, D]`` form is an error that names the argument, never a silently broadcast loss."""
+    layer = make(name)
+    hidden, labels, weights = inputs()
+    with pytest.raises(ValueError, match="hidden must have rank 3"):
+        layer(hidden, labels, weights[:, None, :])
+    with pytest.raises(ValueError, match="pair_weights must have rank 3"):
+        layer(hidden[:, None, :], labels, weights)
+    with pytest.raises(ValueError, match="labels must have rank 2"):
+        layer(hidden[:, None, :], labels[:, :, None], weights[:, None, :])

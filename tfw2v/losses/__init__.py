@@ -1,10 +1,10 @@
 """word2vec's objectives as Keras layers, one class per objective behind :class:`Objective`.
 
     layer = losses.get(name, vocab_size=V, dim=D, **options)
-    per_example = layer(hidden, labels, label_weights, training=True)   # [B, D], [B, T], [B, T] -> [B]
+    per_example = layer(hidden, labels, pair_weights, training=True)   # [B, P, D], [B, T], [B, P, T] -> [B]
 
 =================  ======================  ===========================================================
-name               class                   ℓ(h, y)
+name               class                   ℓ(h, y) of one pair
 =================  ======================  ===========================================================
 softmax            Softmax                 -log softmax(h·U + b)_y (whole table, dense gradient)
 sampled_softmax    SampledSoftmax          softmax over y and the distinct samples, -log Q corrected

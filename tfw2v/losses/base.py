@@ -1,20 +1,25 @@
-"""The one interface every objective implements (cf. fastText's ``Loss`` in src/loss.cc).
+"""The one interface every objective implements (cf. fastText's ``Loss::forward`` in src/loss.h).
 
-An objective turns hidden vectors and soft multi-label targets into one loss per example:
+An objective scores pairs of an input-side vector and an output word, and returns one loss per example:
 
-    L_b = Σ_t w_bt · ℓ(h_b, y_bt)
+    L_b = Σ_p Σ_t w_bpt · ℓ(h_bp, y_bt)
 
-``hidden`` ``h`` is ``[B, D]``; ``labels`` ``y`` is ``[B, T]`` int32/int64 and ``label_weights`` ``w`` is
-``[B, T]`` float32. The weights of one example sum to 1 (a skip-gram centre word with its m context words
-carries ``1/m`` on each), and padding carries weight 0: its id may be any valid id and changes neither the
-loss nor any gradient. With these weights one soft-target example is the mean of its m single-label examples
-(see ``sampling.py`` for what sharing samples among the labels changes).
+``hidden`` ``h`` is ``[B, P, D]`` (the example's ``P`` input vectors), ``labels`` ``y`` is ``[B, T]`` int32/int64
+and ``pair_weights`` ``w`` is ``[B, P, T]`` float32, the weight of the pair ``(h_bp, y_bt)``. Padding carries
+weight 0: its id may be any valid id and its vector any vector, and it changes neither the loss nor any
+gradient. Sampled objectives draw one example's ``K`` samples once and score every one of its pairs against
+them (see ``sampling.py``).
 
-The same call also takes ``hidden`` ``[B, T, D]`` with ``labels`` ``[B, 1]``: ``T`` hidden vectors that share
-one label, ``L_b = Σ_t w_bt · ℓ(h_bt, y_b)``. This is word2vec.c's skip-gram orientation, where each context
-word's vector is the input and the centre word the target; sampled objectives then score one example's ``T``
-hidden vectors against the label and the same ``K`` samples, so each hidden vector gets its own K-sample term
-(Ji et al., 2016, "Parallelizing word2vec in shared and distributed memory") at the cost of ``T + 1 + K`` rows.
+The one signature covers every way word2vec forms pairs (the model's ``scored_pairs`` builds them):
+
+* CBOW: ``P = T = 1``, the mean of the context rows against the centre word.
+* skip-gram as word2vec.c trains it: ``P = m`` context rows against ``T = 1`` centre word, weights ``1/m``;
+  each context vector gets its own K-sample term (Ji et al., 2016, "Parallelizing word2vec in shared and
+  distributed memory") at the cost of ``1 + K`` rows per example.
+* skip-gram as a soft multi-label target (the reference's form): ``P = 1`` centre row against ``T = m``
+  context words, weights ``1/m``; with the same samples it is exactly the mean of its ``m`` single-label
+  examples. Full softmax trains this way (:attr:`Objective.skipgram_input`), since its cost is one
+  ``V``-wide normaliser per input vector.
 
 Each objective owns the output side of word2vec: the table ``output_embeddings`` ``[V, D]``, zero-initialised
 like word2vec.c's ``syn1neg``/``syn1``, and whatever biases its family uses.
@@ -24,7 +29,7 @@ from __future__ import annotations
 
 import abc
 import os
-from typing import Any
+from typing import Any, ClassVar
 
 import keras
 import numpy as np
@@ -44,8 +49,29 @@ def read_rows(table: keras.Variable, ids: tf.Tensor) -> tf.Tensor:
     return tf.gather(table.value, ids)
 
 
+def pair_scores(hidden: tf.Tensor, rows: tf.Tensor) -> tf.Tensor:
+    """``s_bpn = h_bp · r_bn``: scores ``[B, P, N]`` of ``hidden [B, P, D]`` against ``rows`` ``[B, N, D]`` (each
+    example's own rows) or ``[N, D]`` (rows shared by the batch).
+
+    With one input vector per example the per-example product is a broadcast multiply and sum: on CPU, ``B``
+    tiny ``[1, D] x [D, N]`` matmuls cost several times more than one elementwise pass.
+    """
+    if len(rows.shape) == 2:
+        batch, inputs = tf.shape(hidden)[0], tf.shape(hidden)[1]
+        flat = tf.matmul(tf.reshape(hidden, [-1, tf.shape(hidden)[2]]), rows, transpose_b=True)
+        return tf.reshape(flat, [batch, inputs, tf.shape(rows)[0]])
+    if hidden.shape[1] == 1:
+        return tf.reduce_sum(hidden * rows, axis=-1)[:, None, :]
+    return tf.matmul(hidden, rows, transpose_b=True)
+
+
+def weighted_pairs(pair_weights: tf.Tensor, per_pair: tf.Tensor) -> tf.Tensor:
+    """``L_b = Σ_p Σ_t w_bpt · ℓ_bpt``: the ``[B]`` example losses from ``[B, P, T]`` pair losses."""
+    return tf.reduce_sum(tf.cast(pair_weights, per_pair.dtype) * per_pair, axis=[1, 2])
+
+
 class Objective(keras.layers.Layer, metaclass=abc.ABCMeta):
-    """Base layer: ``objective(hidden, labels, label_weights, training=None) -> [B]`` float32 losses.
+    """Base layer: ``objective(hidden, labels, pair_weights, training=None) -> [B]`` float32 losses.
 
     Subclasses implement :meth:`call`. Every objective except full ``softmax`` reads the output table with
     :meth:`output_rows` (``tf.gather``), so its gradient is a ``tf.IndexedSlices`` over the rows it touched
@@ -57,10 +83,10 @@ class Objective(keras.layers.Layer, metaclass=abc.ABCMeta):
     the objective back.
     """
 
-    #: Skip-gram form this objective trains best in: ``False`` = word2vec.c's (each context vector predicts the
-    #: centre, ``hidden [B, T, D]``); ``True`` = the soft-target form (the centre predicts its ``T`` contexts,
-    #: ``hidden [B, D]``), for objectives whose cost is one normaliser per hidden vector (full softmax).
-    scores_soft_targets_at_once: bool = False
+    #: Which word of a skip-gram pair is the input vector: ``"context"`` (word2vec.c's: ``m`` context rows
+    #: against the centre word) or ``"centre"`` (the centre row against its ``m`` contexts at once), for an
+    #: objective whose cost is one normaliser per input vector (full softmax).
+    skipgram_input: ClassVar[str] = "context"
 
     def __init__(self, vocab_size: int, dim: int, **kwargs):
         super().__init__(**kwargs)
@@ -113,12 +139,21 @@ class Objective(keras.layers.Layer, metaclass=abc.ABCMeta):
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "vocab_size": self.vocab_size, "dim": self.dim}
 
+    def __call__(self, hidden, labels, pair_weights, *args, **kwargs):
+        """Check the ranks of the one signature (:meth:`call`), then score."""
+        for name, value, rank in (("hidden", hidden, 3), ("labels", labels, 2), ("pair_weights", pair_weights, 3)):
+            if len(value.shape) != rank:
+                raise ValueError(f"{type(self).__name__}: {name} must have rank {rank} (hidden [B, P, D], labels "
+                                 f"[B, T], pair_weights [B, P, T]), got shape {tuple(value.shape)}")
+        return super().__call__(hidden, labels, pair_weights, *args, **kwargs)
+
     def output_rows(self, ids: tf.Tensor) -> tf.Tensor:
         """Rows ``u_id`` of the output table, shape ``ids.shape + [D]`` (sparse gradient)."""
         return read_rows(self.output_embeddings, ids)
 
     @abc.abstractmethod
     def call(
-        self, hidden: tf.Tensor, labels: tf.Tensor, label_weights: tf.Tensor, training: bool | None = None
+        self, hidden: tf.Tensor, labels: tf.Tensor, pair_weights: tf.Tensor, training: bool | None = None
     ) -> tf.Tensor:
-        """Per-example loss ``L_b = Σ_t w_bt · ℓ(h_b, y_bt)``, float32 ``[B]``."""
+        """Per-example loss ``L_b = Σ_p Σ_t w_bpt · ℓ(h_bp, y_bt)``, float32 ``[B]``, from ``hidden [B, P, D]``,
+        ``labels [B, T]`` and ``pair_weights [B, P, T]``."""

@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfw2v.losses.huffman import build_huffman
-from tfw2v.losses.base import Objective
+from tfw2v.losses.base import Objective, pair_scores, weighted_pairs
 
 
 class HierarchicalSoftmax(Objective):
@@ -38,17 +38,16 @@ class HierarchicalSoftmax(Objective):
         self.tree = build_huffman(counts)
 
     def call(
-        self, hidden: tf.Tensor, labels: tf.Tensor, label_weights: tf.Tensor, training: bool | None = None
+        self, hidden: tf.Tensor, labels: tf.Tensor, pair_weights: tf.Tensor, training: bool | None = None
     ) -> tf.Tensor:
         self.check_counts()
-        points = tf.gather(tf.constant(self.tree.points), labels)
+        points = tf.gather(tf.constant(self.tree.points), labels)  # [B, T, L]
         signs = 1.0 - 2.0 * tf.cast(tf.gather(tf.constant(self.tree.codes), labels), hidden.dtype)
         on_path = tf.sequence_mask(
             tf.gather(tf.constant(self.tree.lengths), labels), self.tree.max_length, dtype=hidden.dtype
         )
-        if hidden.shape.rank == 3:  # P hidden vectors share the one label's path: one [P, D] x [D, L] product
-            scores = tf.matmul(hidden, self.output_rows(points[:, 0]), transpose_b=True)  # [B, P, L]
-        else:
-            scores = tf.reduce_sum(hidden[:, None, None, :] * self.output_rows(points), axis=-1)  # [B, T, L]
-        per_label = tf.reduce_sum(on_path * tf.nn.softplus(-signs * scores), axis=-1)
-        return tf.reduce_sum(tf.cast(label_weights, hidden.dtype) * per_label, axis=-1)
+        batch, num_labels, length = tf.shape(points)[0], tf.shape(points)[1], self.tree.max_length
+        nodes = self.output_rows(tf.reshape(points, [batch, num_labels * length]))  # one [P, D] x [D, T·L] product
+        scores = tf.reshape(pair_scores(hidden, nodes), [batch, -1, num_labels, length])  # [B, P, T, L]
+        per_pair = tf.reduce_sum(on_path[:, None] * tf.nn.softplus(-signs[:, None] * scores), axis=-1)
+        return weighted_pairs(pair_weights, per_pair)

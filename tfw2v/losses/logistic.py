@@ -6,27 +6,28 @@ import math
 
 import tensorflow as tf
 
+from tfw2v.losses.base import weighted_pairs
 from tfw2v.losses.sampling import SampledObjective
 
 
 class NegativeSampling(SampledObjective):
     """``ℓ(h, y) = -log σ(s_y) - Σ_k [n_k ≠ y] · log σ(-s_{n_k})`` with ``s_w = h·u_w`` and no bias.
 
-    With the ``K`` samples ``n_bk`` shared by an example's labels this is computed as
+    With the ``K`` samples ``n_bk`` shared by an example's pairs this is computed as
 
-        L_b = Σ_t w_bt · softplus(-s_{b,y_bt}) + Σ_k c_bk · softplus(s_{b,n_bk}),
-        c_bk = Σ_t w_bt · [n_bk ≠ y_bt]
+        L_b = Σ_pt w_bpt · softplus(-s_{bp,y_bt}) + Σ_pk c_bpk · softplus(s_{bp,n_bk}),
+        c_bpk = Σ_t w_bpt · [n_bk ≠ y_bt]
 
-    i.e. ``B·(T + K)`` rows gathered, not ``B·T·(K + 1)``. Per-score gradients (the reference's):
+    i.e. ``B·(T + K)`` rows gathered, not ``B·P·T·(K + 1)``. Per-score gradients (the reference's):
     ``∂(-L)/∂s_y = 1 - σ(s_y)`` and ``∂(-L)/∂s_{n_k} = -σ(s_{n_k})``.
     """
 
     def candidate_loss(
-        self, true_logits: tf.Tensor, sampled_logits: tf.Tensor, excluded: tf.Tensor, label_weights: tf.Tensor
+        self, true_logits: tf.Tensor, sampled_logits: tf.Tensor, excluded: tf.Tensor, pair_weights: tf.Tensor
     ) -> tf.Tensor:
-        sample_weights = tf.reduce_sum(label_weights[:, :, None] * tf.cast(~excluded, label_weights.dtype), axis=1)
-        return tf.reduce_sum(label_weights * tf.nn.softplus(-true_logits), axis=-1) + tf.reduce_sum(
-            sample_weights * tf.nn.softplus(sampled_logits), axis=-1
+        sample_weights = tf.reduce_sum(pair_weights[..., None] * tf.cast(~excluded, pair_weights.dtype), axis=2)
+        return weighted_pairs(pair_weights, tf.nn.softplus(-true_logits)) + tf.reduce_sum(
+            sample_weights * tf.nn.softplus(sampled_logits), axis=[1, 2]
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from tfw2v.losses.base import weighted_pairs
 from tfw2v.losses.sampling import SampledObjective
 
 
@@ -22,12 +23,11 @@ class DownsampledSoftmax(SampledObjective):
     """
 
     def candidate_loss(
-        self, true_logits: tf.Tensor, sampled_logits: tf.Tensor, excluded: tf.Tensor, label_weights: tf.Tensor
+        self, true_logits: tf.Tensor, sampled_logits: tf.Tensor, excluded: tf.Tensor, pair_weights: tf.Tensor
     ) -> tf.Tensor:
-        negatives = tf.where(excluded, -float("inf"), sampled_logits[:, None, :])
-        candidates = tf.concat([true_logits[:, :, None], negatives], axis=-1)
-        per_label = tf.reduce_logsumexp(candidates, axis=-1) - true_logits
-        return tf.reduce_sum(label_weights * per_label, axis=-1)
+        negatives = tf.where(excluded, -float("inf"), sampled_logits[:, :, None, :])  # [B, P, T, K]
+        candidates = tf.concat([true_logits[..., None], negatives], axis=-1)
+        return weighted_pairs(pair_weights, tf.reduce_logsumexp(candidates, axis=-1) - true_logits)
 
 
 class SampledSoftmax(DownsampledSoftmax):

@@ -1,9 +1,9 @@
 """What all sampled objectives share: K noise ids, logits for labels and samples, and which pairs to skip.
 
-For an example ``b`` with labels ``y_bt`` the objective draws ``K`` ids ``n_bk`` from the noise distribution
-``Pn`` and computes logits
+For an example ``b`` with input vectors ``h_bp`` and labels ``y_bt`` the objective draws ``K`` ids ``n_bk`` from
+the noise distribution ``Pn`` and computes, for every input vector, logits
 
-    z(w) = h_b·u_w (+ b_w) - log E[w]
+    z_bp(w) = h_bp·u_w (+ b_w) - log E[w]
 
 where ``E[w]`` is the expected count of ``w`` among the candidates (NCE: ``k·Pn(w)``; sampled softmax: the
 probability that ``w`` is among them; NS and DS take ``E[w] = 1``, which is exactly "NCE with log(k·Pn) = 0").
@@ -15,12 +15,12 @@ Sharing (``share_negatives``):
 * ``"pair"`` (word2vec.c's): ``K`` fresh samples for every (input, target) pair. Only the fused kernel
   (:mod:`tfw2v.training.kernels`) draws them, inside the op; a model on the generic path refuses it at ``compile``.
 * ``"example"``: ``n_bk`` has shape ``[B, K]``; one example's ``K`` samples are scored against every one of its
-  ``T`` labels, each label skipping its own accidental hits.
+  ``P × T`` pairs, each label skipping its own accidental hits.
 * ``"auto"`` (default): ``"pair"`` where the fused kernel trains, ``"example"`` on the generic path, where
   per-pair samples would gather ``T·K`` rows per example instead of ``K``. (CBOW has one pair per example, so
   there the two are the same.)
-* ``"batch"``: ``[K]`` samples scored against every label of the batch, like TF's candidate samplers
-  (one ``[B, D] x [D, K]`` matmul instead of a ``[B, K, D]`` gather).
+* ``"batch"``: ``[K]`` samples scored against every pair of the batch, like TF's candidate samplers
+  (one ``[B·P, D] x [D, K]`` matmul instead of a ``[B, K, D]`` gather).
 
 What sharing means for soft targets: with the *same* samples, one example with ``m`` labels of weight ``1/m``
 is exactly the mean of its ``m`` single-label examples (loss and gradients). word2vec.c instead draws fresh
@@ -39,7 +39,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfw2v.losses import noise as noise_lib
-from tfw2v.losses.base import Objective, read_rows
+from tfw2v.losses.base import Objective, pair_scores, read_rows
 from tfw2v.names import SHARE_NEGATIVES
 
 
@@ -58,7 +58,7 @@ class SampledObjective(Objective):
         docstring).
       seed: seed of the layer's ``keras.random.SeedGenerator``; same seed, same samples.
 
-    ``call(hidden, labels, label_weights, training=None, sampled_ids=None)``: ``sampled_ids`` (``[B, K]`` or
+    ``call(hidden, labels, pair_weights, training=None, sampled_ids=None)``: ``sampled_ids`` (``[B, K]`` or
     ``[K]``) replaces the draw, e.g. to reuse :meth:`sample_negatives` output or samples made in ``tf.data``;
     ``K`` is then its last dimension. ``training`` does not change anything: the loss is the same sampled
     estimate in both modes.
@@ -128,19 +128,15 @@ class SampledObjective(Objective):
         return 0.0
 
     def logits(self, hidden: tf.Tensor, ids: tf.Tensor, num_sampled: int) -> tf.Tensor:
-        """``h_b·u_id (+ b_id) - log E[id]`` for ids ``[B, N]`` (per example) or ``[N]`` (shared): ``[B, N]``.
-
-        Per-example rows are scored with a broadcast multiply and sum rather than a batched matmul: on CPU,
-        ``B`` tiny ``[1, D] x [D, N]`` products cost several times more than one elementwise pass.
-        """
-        rows = self.output_rows(ids)
-        if ids.shape.rank == 1:
-            logits = tf.matmul(hidden, rows, transpose_b=True)
-        else:
-            logits = tf.reduce_sum(hidden[:, None, :] * rows, axis=-1)
+        """``z_bpn = h_bp·u_id (+ b_id) - log E[id]`` for ids ``[B, N]`` (per example) or ``[N]`` (shared):
+        ``[B, P, N]``."""
+        logits = pair_scores(hidden, self.output_rows(ids))
+        offset = -self.log_expected_count(ids, num_sampled)
         if self.use_bias:
-            logits += read_rows(self.output_biases, ids)
-        return logits - self.log_expected_count(ids, num_sampled)
+            offset += read_rows(self.output_biases, ids)
+        if isinstance(offset, tf.Tensor) and ids.shape.rank == 2:
+            offset = offset[:, None, :]  # each example's candidates, the same for its P input vectors
+        return logits + offset
 
     def excluded(self, labels: tf.Tensor, sampled_ids: tf.Tensor) -> tf.Tensor:
         """bool ``[B, T, K]``: sample ``k`` does not count for label ``t`` (accidental hits)."""
@@ -150,7 +146,7 @@ class SampledObjective(Objective):
         self,
         hidden: tf.Tensor,
         labels: tf.Tensor,
-        label_weights: tf.Tensor,
+        pair_weights: tf.Tensor,
         training: bool | None = None,
         sampled_ids: tf.Tensor | None = None,
     ) -> tf.Tensor:
@@ -159,49 +155,19 @@ class SampledObjective(Objective):
             sampled_ids = self.sample_negatives(tf.shape(hidden)[0])
         sampled_ids = tf.cast(sampled_ids, tf.int32)
         num_sampled = sampled_ids.shape[-1]
-        if hidden.shape.rank == 3:
-            return self._shared_target_loss(hidden, labels, label_weights, sampled_ids)
         if sampled_ids.shape.rank == 1:
             true_logits = self.logits(hidden, labels, num_sampled)
             sampled_logits = self.logits(hidden, sampled_ids, num_sampled)
         else:  # one gather for labels and samples: one IndexedSlices gradient, no concat of row gradients
             num_labels = tf.shape(labels)[1]
             both = self.logits(hidden, tf.concat([labels, sampled_ids], axis=1), num_sampled)
-            true_logits, sampled_logits = both[:, :num_labels], both[:, num_labels:]
-        excluded = self.excluded(labels, sampled_ids)
-        label_weights = tf.cast(label_weights, true_logits.dtype)
-        return self.candidate_loss(true_logits, sampled_logits, excluded, label_weights)
-
-    def _shared_target_loss(
-        self, hidden: tf.Tensor, labels: tf.Tensor, pair_weights: tf.Tensor, sampled_ids: tf.Tensor
-    ) -> tf.Tensor:
-        """``P`` hidden vectors ``[B, P, D]`` per example, one label ``[B, 1]`` and the ``K`` samples shared.
-
-        Each (hidden ``p``, label) pair is scored against the label and the example's samples, so every hidden
-        vector gets a full K-sample term, as in word2vec.c's skip-gram (where the context word's vector is
-        the input): ``L_b = Σ_p w_bp · ℓ(h_bp, y_b)``. The label and samples are gathered once per example and
-        scored with one ``[P, D] x [D, 1 + K]`` product.
-        """
-        batch, pairs = tf.shape(hidden)[0], tf.shape(hidden)[1]
-        if sampled_ids.shape.rank == 1:
-            sampled_ids = tf.tile(sampled_ids[None, :], [batch, 1])
-        num_sampled = sampled_ids.shape[-1]
-        candidates = tf.concat([labels, sampled_ids], axis=1)
-        scores = tf.matmul(hidden, self.output_rows(candidates), transpose_b=True)  # [B, P, 1 + K]
-        if self.use_bias:
-            scores += read_rows(self.output_biases, candidates)[:, None, :]
-        log_count = tf.cast(self.log_expected_count(candidates, num_sampled), scores.dtype)
-        scores -= tf.broadcast_to(log_count, tf.shape(candidates))[:, None, :]
-        flat = tf.reshape(scores, [batch * pairs, 1 + num_sampled])
-        excluded = tf.broadcast_to(self.excluded(labels, sampled_ids), [batch, pairs, num_sampled])
-        per_pair = self.candidate_loss(
-            flat[:, :1], flat[:, 1:], tf.reshape(excluded, [batch * pairs, 1, num_sampled]),
-            tf.ones([batch * pairs, 1], scores.dtype),
-        )
-        return tf.reduce_sum(tf.cast(pair_weights, scores.dtype) * tf.reshape(per_pair, [batch, pairs]), axis=-1)
+            true_logits, sampled_logits = both[..., :num_labels], both[..., num_labels:]
+        excluded = self.excluded(labels, sampled_ids)[:, None]  # [B, 1, T, K]: the same for every input vector
+        return self.candidate_loss(true_logits, sampled_logits, excluded, tf.cast(pair_weights, true_logits.dtype))
 
     @abc.abstractmethod
     def candidate_loss(
-        self, true_logits: tf.Tensor, sampled_logits: tf.Tensor, excluded: tf.Tensor, label_weights: tf.Tensor
+        self, true_logits: tf.Tensor, sampled_logits: tf.Tensor, excluded: tf.Tensor, pair_weights: tf.Tensor
     ) -> tf.Tensor:
-        """``[B]`` losses from ``true_logits [B, T]``, ``sampled_logits [B, K]``, ``excluded [B, T, K]``."""
+        """``[B]`` losses from ``true_logits [B, P, T]``, ``sampled_logits [B, P, K]``, ``excluded`` (broadcastable
+        to ``[B, P, T, K]``) and ``pair_weights [B, P, T]``."""

@@ -236,18 +236,26 @@ class Word2Vec(keras.Model):
             return tf.reduce_sum(tf.cast(label_weights > 0, tf.float32), axis=1)
         return tf.ones_like(label_weights[:, 0])
 
-    def example_losses(self, batch: dict[str, tf.Tensor], training: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
-        """Per-example losses ``L_b`` ``[B]`` and the hidden vectors scored; the one place that orients skip-gram.
+    def scored_pairs(self, batch: dict[str, tf.Tensor], training: bool = False) -> tuple[tf.Tensor, ...]:
+        """``(hidden [B, P, D], labels [B, T], pair_weights [B, P, T])``: the pairs the objective scores, in the one
+        place that orients skip-gram.
 
-        word2vec.c's skip-gram orientation (each context word's vector the input, the centre word the target)
-        scores ``hidden [B, T, D]`` against ``labels [B, 1]``; objectives whose cost is one normaliser per hidden
-        vector (``scores_soft_targets_at_once``: full softmax) get the centre's row against its contexts.
+        CBOW: the combined context row against the centre word (``P = T = 1``). Skip-gram, for an objective
+        whose :attr:`~tfw2v.losses.Objective.skipgram_input` is ``"context"``: word2vec.c's orientation, the
+        ``m`` context rows against the centre word (``P = m``, ``T = 1``); for ``"centre"`` (full softmax): the
+        centre row against its ``m`` context words (``P = 1``, ``T = m``). Either way the weights are the
+        pipeline's ``label_weights``.
         """
-        if self.architecture == "skipgram" and not self.objective.scores_soft_targets_at_once:
-            hidden = read_rows(self.input_embeddings, batch["labels"])  # [B, T, D]
-            return self.objective(hidden, batch["inputs"], batch["label_weights"], training=training), hidden
-        hidden = self(batch, training=training)
-        return self.objective(hidden, batch["labels"], batch["label_weights"], training=training), hidden
+        if self.architecture == "skipgram" and self.objective.skipgram_input == "context":
+            hidden = read_rows(self.input_embeddings, batch["labels"])  # [B, m, D]
+            return hidden, batch["inputs"], batch["label_weights"][:, :, None]
+        hidden = self(batch, training=training)[:, None, :]
+        return hidden, batch["labels"], batch["label_weights"][:, None, :]
+
+    def example_losses(self, batch: dict[str, tf.Tensor], training: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
+        """Per-example losses ``L_b`` ``[B]`` of :meth:`scored_pairs`, and the hidden vectors scored."""
+        hidden, labels, pair_weights = self.scored_pairs(batch, training=training)
+        return self.objective(hidden, labels, pair_weights, training=training), hidden
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training: bool = True) -> tf.Tensor:
         """The batch loss ``Σ_b m_b · L_b`` of the pipeline's batch ``x`` (``y`` and ``y_pred`` are unused: the
