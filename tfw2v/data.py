@@ -104,32 +104,27 @@ def examples_dataset(
     keep_probability = tf.constant(vocab.keep_probabilities(sample))
     table = vocab.table()
 
-    def to_ids(lines: tf.Tensor) -> dict[str, tf.Tensor]:
+    def chunk_blocks(lines: tf.Tensor, chunk_seed: tf.Tensor) -> dict[str, tf.Tensor]:
+        """A chunk of lines as ``[blocks, ...]``: tokenized, looked up, subsampled and cut into blocks, in one
+        function so that ``map`` runs it on parallel threads."""
         tokens = tokenizer(lines)
         if phrases is not None:
             tokens = phrases.join(tokens)
         ids = table.lookup(tokens.flat_values)
         known = ids >= 0  # out-of-vocabulary tokens are dropped; each kept id keeps its sentence (row) number
-        return {
-            "ids": tf.cast(tf.boolean_mask(ids, known), tf.int32),
-            "sentence": tf.cast(tf.boolean_mask(tokens.value_rowids(), known), tf.int32),
-            "words": tf.cast(tf.size(tokens.flat_values), tf.float32),
-        }
-
-    def subsample_and_block(chunk: dict[str, tf.Tensor], chunk_seed: tf.Tensor) -> tf.data.Dataset:
-        keep = subsample_mask(chunk["ids"], keep_probability, _seed_pair(chunk_seed, 0))
-        ids = tf.boolean_mask(chunk["ids"], keep)
-        sentence = tf.boolean_mask(chunk["sentence"], keep)
+        ids = tf.cast(tf.boolean_mask(ids, known), tf.int32)
+        sentence = tf.cast(tf.boolean_mask(tokens.value_rowids(), known), tf.int32)
+        keep = subsample_mask(ids, keep_probability, _seed_pair(chunk_seed, 0))
+        ids, sentence = tf.boolean_mask(ids, keep), tf.boolean_mask(sentence, keep)
         blocks = split_blocks(ids, sentence, BLOCK_SIZE, window)
-        kept = tf.shape(ids, out_type=tf.int64)[0]
-        blocks["words_per_centre"] = tf.fill(
-            [tf.shape(blocks["ids"])[0]], chunk["words"] / tf.cast(tf.maximum(kept, 1), tf.float32)
-        )
+        num_blocks = tf.shape(blocks["ids"])[0]
+        chunk_words = tf.cast(tf.size(tokens.flat_values), tf.float32)
+        kept = tf.cast(tf.maximum(tf.shape(ids)[0], 1), tf.float32)
+        blocks["words_per_centre"] = tf.fill([num_blocks], chunk_words / kept)
         blocks["seed"] = tf.stack(
-            [tf.fill([tf.shape(blocks["ids"])[0]], chunk_seed), tf.range(tf.shape(blocks["ids"], tf.int64)[0]) + 1],
-            axis=1,
+            [tf.fill([num_blocks], chunk_seed), tf.range(tf.cast(num_blocks, tf.int64)) + 1], axis=1
         )
-        return tf.data.Dataset.from_tensor_slices(blocks)
+        return blocks
 
     def block_examples(block: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         half_windows = shrunk_windows(BLOCK_SIZE, window, block["seed"])
@@ -140,12 +135,12 @@ def examples_dataset(
         examples["words"] = tf.fill(tf.shape(examples["inputs"])[:1], block["words_per_centre"])
         return examples
 
-    chunks = (
-        corpus.line_chunks(sources, LINES_PER_CHUNK)
-        .map(to_ids, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    )
     randomness = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-    blocks = tf.data.Dataset.zip(chunks, randomness).flat_map(subsample_and_block)
+    blocks = (
+        tf.data.Dataset.zip(corpus.line_chunks(sources, LINES_PER_CHUNK), randomness)
+        .map(chunk_blocks, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .unbatch()
+    )
     if num_shards > 1:
         blocks = blocks.shard(num_shards, shard_index)
     return (
