@@ -35,18 +35,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfw2v.losses.tables import add_table, read_rows
+
 #: The asset file (inside a ``.keras`` archive) that holds an objective's word counts.
 COUNTS_ASSET = "counts.npy"
-
-
-def read_rows(table: keras.Variable, ids: tf.Tensor) -> tf.Tensor:
-    """``table[ids]`` read sparsely: a ``ResourceGather`` of just those rows, never a read of the whole table.
-
-    ``tf.gather`` on a Keras variable first converts it to a dense tensor (a read of all ``V`` rows); while
-    that read is alive, the step's sparse update must copy the whole table. Gathering through the underlying
-    ``tf.Variable`` reads only the rows, so a step's cost does not grow with the vocabulary.
-    """
-    return tf.gather(table.value, ids)
 
 
 def pair_scores(hidden: tf.Tensor, rows: tf.Tensor) -> tf.Tensor:
@@ -96,9 +88,8 @@ class Objective(keras.layers.Layer, metaclass=abc.ABCMeta):
             raise ValueError(f"dim must be >= 1, got {dim}")
         self.vocab_size = int(vocab_size)
         self.dim = int(dim)
-        self.output_embeddings = self.add_weight(
-            shape=(self.vocab_size, self.dim), initializer="zeros", name="output_embeddings"
-        )
+        self.output_embeddings = add_table(self, "output_embeddings", (self.vocab_size, self.dim),
+                                           keras.initializers.Zeros())
         self.counts: np.ndarray | None = None
         self.built = True  # every weight's shape is known from (vocab_size, dim): nothing waits for inputs
 

@@ -39,7 +39,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfw2v.losses import noise as noise_lib
-from tfw2v.losses.base import Objective, pair_scores, read_rows
+from tfw2v.losses.base import Objective, pair_scores
+from tfw2v.losses.tables import add_table, read_rows
 from tfw2v.names import SHARE_NEGATIVES
 
 
@@ -94,11 +95,11 @@ class SampledObjective(Objective):
         self._noise = None if self.needs_counts else noise_lib.get(noise, self.vocab_size, None, noise_exponent)
         if counts is not None and self.needs_counts:
             self.set_counts(counts)
-        self.seed_generator = keras.random.SeedGenerator(self.seed)
+        # A fixed name: the state's path is its checkpoint key (Checkpointer), and Keras would number a second
+        # model's generator "seed_generator_2", whose checkpoint then could not restore into the first.
+        self.seed_generator = keras.random.SeedGenerator(self.seed, name="seed_generator")
         if self.use_bias:
-            self.output_biases = self.add_weight(
-                shape=(self.vocab_size,), initializer="zeros", name="output_biases"
-            )
+            self.output_biases = add_table(self, "output_biases", (self.vocab_size,), keras.initializers.Zeros())
 
     @property
     def needs_counts(self) -> bool:
@@ -118,10 +119,17 @@ class SampledObjective(Objective):
                 "noise_exponent": self.noise_exponent, "share_negatives": self.share_negatives, "seed": self.seed}
 
     def sample_negatives(self, batch_size: int | tf.Tensor) -> tf.Tensor:
-        """Fresh int32 noise ids: ``[batch_size, K]``, or ``[K]`` for ``share_negatives="batch"``. (Per-pair draws
-        are made inside the fused kernel, not here.)"""
+        """Fresh int32 noise ids: ``[batch_size, K]``, or ``[K]`` for ``share_negatives="batch"`` (one draw per
+        replica under a strategy with several). Per-pair draws are made inside the fused kernel, not here."""
         shape = [self.negatives] if self.share_negatives == "batch" else [batch_size, self.negatives]
-        return self.noise.sample(shape, self.seed_generator)
+        noise = self.noise  # refuses before the generator advances when the counts are missing
+        seed = self.seed_generator.next()
+        replica = tf.distribute.get_replica_context()
+        if replica is not None and replica.num_replicas_in_sync > 1:
+            # Each replica holds its own copy of the generator's state, advancing in lockstep: without the
+            # replica's id every replica would draw the same negatives for its part of the batch.
+            seed = tf.random.experimental.stateless_fold_in(seed, replica.replica_id_in_sync_group)
+        return noise.sample(shape, seed)
 
     def log_expected_count(self, ids: tf.Tensor, num_sampled: int) -> tf.Tensor | float:
         """``log E[w]`` subtracted from the logits; NS and DS use ``E[w] = 1``."""

@@ -60,8 +60,42 @@ def _named_variables(variables: Sequence[Any]) -> dict[str, Any]:
         while unique in named:
             n += 1
             unique = f"{key}#{n}"
-        named[unique] = variable
+        named[unique] = _saved_object(variable)
     return named
+
+
+def _saved_optimizer(model: keras.Model) -> Any:
+    """What the checkpoint tracks as the optimizer: the optimizer itself, unless the model has sharded tables.
+
+    Then the optimizer was built on the shards (``Word2Vec.update_variables``), and a checkpoint of it would
+    hold them as its ``_trainable_variables``, which an unsharded model's optimizer cannot restore (nor the
+    reverse). It is tracked instead as a stand-in with an unsharded optimizer's structure: its step counter,
+    and the model's trainable variables (sharded tables as their ``ShardedVariable``). Only optimizers without
+    per-variable state (such as ``Word2VecSGD``) can be checkpointed this way.
+    """
+    optimizer = model.optimizer
+    if all(_saved_object(v) is v for v in model.trainable_variables):
+        return optimizer
+    own = [v for v in optimizer.variables if v is not optimizer.iterations]
+    if own:
+        raise NotImplementedError(f"{type(optimizer).__name__} keeps per-variable state ({own[0].path}, ...); "
+                                  "checkpoints of sharded tables support only optimizers without it")
+    stand_in = tf.Module(name=optimizer.name)
+    stand_in._variables = [optimizer.iterations]
+    stand_in._trainable_variables = [_saved_object(v) for v in model.trainable_variables]
+    stand_in._iterations = optimizer.iterations
+    return stand_in
+
+
+def _saved_object(variable: Any) -> Any:
+    """What the checkpoint tracks for ``variable``: a table that a ``ParameterServerStrategy`` sharded is
+    tracked as its ``ShardedVariable`` (saved as slices of one ``[V, D]`` tensor under the same key, so it
+    restores into an unsharded table and back); a ``keras.Variable`` around one cannot be saved
+    (``'ShardedVariable' object has no attribute 'device'``)."""
+    value = getattr(variable, "value", None)
+    if isinstance(value, tf.__internal__.distribute.ShardedVariable):
+        return value
+    return variable
 
 
 class Checkpointer:
@@ -82,7 +116,7 @@ class Checkpointer:
         self.checkpoint = tf.train.Checkpoint(
             variables=_named_variables(model.variables),
             metrics=_named_variables(model.metrics_variables),
-            optimizer=model.optimizer,
+            optimizer=_saved_optimizer(model),
             state=self.state,
         )
         try:

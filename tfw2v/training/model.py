@@ -11,10 +11,11 @@ import numpy as np
 import tensorflow as tf
 
 from tfw2v import losses
-from tfw2v.losses.base import read_rows
+from tfw2v.losses.tables import add_table, read_rows, shards, table_values
 from tfw2v.names import DEFAULT_ALPHA
 from tfw2v.text.vocabulary import Vocabulary
 from tfw2v.training import kernels
+from tfw2v.training.distributed import EpochLoop, is_multi_worker
 from tfw2v.training.optimizer import Word2VecSGD, linear_decay
 from tfw2v.training.run_callbacks import SingleRunCallbacks
 from tfw2v.training.vectors import WordVectors
@@ -135,10 +136,9 @@ class Word2Vec(keras.Model):
             loss, vocab_size=size, dim=self.dim, counts=None if vocab is None else vocab.counts,
             negatives=negatives, seed=seed, **loss_options,
         )
-        self.input_embeddings = self.add_weight(
-            shape=(size, self.dim),
-            initializer=keras.initializers.RandomUniform(-0.5 / self.dim, 0.5 / self.dim, seed=seed),
-            name="input_embeddings",
+        self.input_embeddings = add_table(
+            self, "input_embeddings", (size, self.dim),
+            keras.initializers.RandomUniform(-0.5 / self.dim, 0.5 / self.dim, seed=seed),
         )
         self.words_seen = self.add_weight(
             shape=(), dtype="float64", initializer="zeros", trainable=False, aggregation="only_first_replica",
@@ -291,6 +291,18 @@ class Word2Vec(keras.Model):
         self.uses_fused_kernel = self._choose_fused_kernel(optimizer, kwargs["jit_compile"])
         self._kernel_options = None
         super().compile(optimizer=optimizer, **kwargs)
+        if len(self.update_variables()) != len(self.trainable_variables):
+            # Sharded tables (ParameterServerStrategy): the optimizer updates their shards (PSS updates a
+            # variable on its parameter server, and a ShardedVariable is not one variable), and is built here,
+            # on the coordinator, rather than lazily inside a train step scheduled on a worker.
+            with self.distribute_strategy.scope():
+                self.optimizer.build(self.update_variables())
+
+    def update_variables(self) -> list[Any]:
+        """What the generic path differentiates and the optimizer updates: :attr:`trainable_variables`, each
+        table that a ``ParameterServerStrategy`` sharded replaced by its shards (a ``ShardedVariable`` has no
+        handle to differentiate against; each shard's gradient is an ``IndexedSlices`` of its own rows)."""
+        return [part for variable in self.trainable_variables for part in shards(variable)]
 
     def _fused_kernel_obstacle(self, optimizer: Any, jit_compile: Any) -> str | None:
         """Which condition of the fused kernel this model and optimizer fail, or ``None`` when they meet all."""
@@ -380,13 +392,21 @@ class Word2Vec(keras.Model):
         if initial_step and (not (per_epoch or isinstance(x, tf.data.Dataset)) or "steps_per_epoch" in kwargs):
             raise ValueError("initial_step needs a tf.data.Dataset (or a function of the epoch) without "
                              "steps_per_epoch")
-        if not (unknown_length or initial_step) or kwargs.get("steps_per_epoch") is not None:
+        multi_worker = is_multi_worker(self.distribute_strategy)
+        if multi_worker and not (per_epoch or isinstance(x, tf.data.Dataset)) or multi_worker and y is not None:
+            raise ValueError("under a multi-worker strategy, fit takes a tf.data.Dataset of the pipeline's batches "
+                             "(or a function of the epoch giving one), and no y")
+        if multi_worker and kwargs.get("steps_per_epoch") is not None:
+            raise ValueError("steps_per_epoch is not supported under a multi-worker strategy: an epoch ends when "
+                             "every worker's input does")
+        if not (unknown_length or initial_step or multi_worker) or kwargs.get("steps_per_epoch") is not None:
             return super().fit(x, y, epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks,
                                verbose=verbose, **kwargs)
         if verbose == "auto":
             verbose = 1
         run = SingleRunCallbacks(callbacks, add_history=True, add_progbar=verbose != 0, verbose=verbose,
                                  epochs=epochs, model=self)
+        loop = EpochLoop(self) if multi_worker else None
         try:
             for epoch in range(initial_epoch, epochs):
                 skipped = int(initial_step) if epoch == initial_epoch else 0
@@ -394,10 +414,18 @@ class Word2Vec(keras.Model):
                 self.resumed_steps = skipped
                 self._keep_metric_sums = skipped > 0
                 run.last_epoch = epoch == epochs - 1
-                with warnings.catch_warnings():  # the end of an epoch of unknown length is not an interruption
-                    warnings.filterwarnings("ignore", message="Your input ran out of data")
-                    super().fit(dataset.skip(skipped) if skipped else dataset, y, epochs=epoch + 1,
-                                initial_epoch=epoch, callbacks=run, verbose=verbose, **kwargs)
+                if loop is not None:
+                    if epoch == initial_epoch:
+                        self.stop_training = False
+                        run.on_train_begin()
+                    loop.run_epoch(dataset, run, epoch, skip=skipped)
+                    if run.last_epoch:
+                        run.on_train_end()
+                else:
+                    with warnings.catch_warnings():  # the end of an epoch of unknown length is not an interruption
+                        warnings.filterwarnings("ignore", message="Your input ran out of data")
+                        super().fit(dataset.skip(skipped) if skipped else dataset, y, epochs=epoch + 1,
+                                    initial_epoch=epoch, callbacks=run, verbose=verbose, **kwargs)
                 if self.stop_training:
                     run.last_epoch = True
                     run.on_train_end()
@@ -428,6 +456,11 @@ class Word2Vec(keras.Model):
                 count_words: bool) -> dict[str, Any]:
         """Add the batch to the loss metric (``batch_loss / pairs`` weighted by ``pairs``: the mean per pair) and,
         in training, its corpus words to ``words_seen``; return the step's logs."""
+        replica = tf.distribute.get_replica_context()
+        if replica is not None and replica.num_replicas_in_sync > 1:
+            # The loss of the global batch, so that every replica logs the same value (the metric's variables
+            # are per replica); the table updates do not depend on it.
+            batch_loss, pairs = replica.all_reduce("sum", [batch_loss, pairs])
         self.pair_loss.update_state(batch_loss / tf.maximum(pairs, 1.0), sample_weight=pairs)
         if not count_words:
             return {"loss": self.pair_loss.result()}
@@ -443,11 +476,12 @@ class Word2Vec(keras.Model):
         with tf.GradientTape() as tape:
             per_example, hidden = self.example_losses(batch, training=True)
             batch_loss, pairs = self._pair_weighted(per_example, batch)
-        gradients = tape.gradient(batch_loss, self.trainable_variables)
+        variables = self.update_variables()
+        gradients = tape.gradient(batch_loss, variables)
         dense = any(g is not None and not isinstance(g, tf.IndexedSlices) for g in gradients)
         if dense and isinstance(self.optimizer, Word2VecSGD):  # decided while tracing: sparse steps skip the norm
             gradients = self.optimizer.cap_dense_gradients(gradients, tf.reduce_mean(tf.norm(hidden, axis=-1)))
-        self.optimizer.apply(gradients, self.trainable_variables)
+        self.optimizer.apply(gradients, variables)
         return batch_loss, pairs
 
     def _fused_step(self, batch: dict[str, tf.Tensor]) -> tf.Tensor:
@@ -480,7 +514,7 @@ class Word2Vec(keras.Model):
     @property
     def embeddings(self) -> np.ndarray:
         """The input embeddings ``[V, D]`` as numpy; row ``i`` is ``vocabulary.tokens[i]``."""
-        return np.asarray(keras.ops.convert_to_numpy(self.input_embeddings))
+        return table_values(self.input_embeddings)
 
     def word_vectors(self) -> WordVectors:
         vocab = self.vocabulary
