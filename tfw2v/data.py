@@ -30,6 +30,7 @@ not trained on and their words are not counted.
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 import numpy as np
@@ -143,11 +144,34 @@ def examples_dataset(
     )
     if num_shards > 1:
         blocks = blocks.shard(num_shards, shard_index)
-    return (
+    dataset = (
         blocks.map(block_examples, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         .rebatch(batch_size, drop_remainder=drop_remainder)
         .prefetch(tf.data.AUTOTUNE)
     )
+    if num_shards == 1:  # what a multi-worker fit needs to give each worker its own share (see ``worker_shard``)
+        dataset._tfw2v_pipeline = (functools.partial(
+            examples_dataset, sources, vocab, architecture, window=window, sample=sample, seed=seed,
+            cbow_mean=cbow_mean, tokenizer=tokenizer, phrases=phrases, drop_remainder=drop_remainder,
+        ), batch_size)
+    return dataset
+
+
+def worker_shard(dataset: tf.data.Dataset, num_workers: int, worker: int) -> tf.data.Dataset | None:
+    """Worker ``worker``'s share of a pipeline made by :func:`examples_dataset`: the same stream (same seed,
+    same subsampling) keeping every ``num_workers``-th block, in batches of ``batch_size / num_workers``, so
+    that the workers' batches together are the global batch and every worker reads different words.
+
+    ``None`` when ``dataset`` is not such a pipeline (a transformed or already sharded one).
+    """
+    pipeline = getattr(dataset, "_tfw2v_pipeline", None)
+    if pipeline is None:
+        return None
+    rebuild, batch_size = pipeline
+    if batch_size % num_workers:
+        raise ValueError(f"batch_size={batch_size} is the global batch of {num_workers} workers: it must be a "
+                         f"multiple of {num_workers}")
+    return rebuild(batch_size=batch_size // num_workers, num_shards=num_workers, shard_index=worker)
 
 
 def _check_parameters(
