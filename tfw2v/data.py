@@ -157,17 +157,23 @@ def examples_dataset(
     return dataset
 
 
-def worker_shard(dataset: tf.data.Dataset, num_workers: int, worker: int) -> tf.data.Dataset | None:
+def can_shard(dataset: tf.data.Dataset) -> bool:
+    """Whether :func:`worker_shard` can split ``dataset``: an unsharded pipeline of :func:`examples_dataset`,
+    not transformed since."""
+    return hasattr(dataset, "_tfw2v_pipeline")
+
+
+def worker_shard(dataset: tf.data.Dataset, num_workers: int, worker: int) -> tf.data.Dataset:
     """Worker ``worker``'s share of a pipeline made by :func:`examples_dataset`: the same stream (same seed,
     same subsampling) keeping every ``num_workers``-th block, in batches of ``batch_size / num_workers``, so
     that the workers' batches together are the global batch and every worker reads different words.
 
-    ``None`` when ``dataset`` is not such a pipeline (a transformed or already sharded one).
+    ``ValueError`` when ``dataset`` is not such a pipeline (see :func:`can_shard`).
     """
-    pipeline = getattr(dataset, "_tfw2v_pipeline", None)
-    if pipeline is None:
-        return None
-    rebuild, batch_size = pipeline
+    if not can_shard(dataset):
+        raise ValueError("worker_shard needs a dataset made by tfw2v.data (skipgram_dataset, cbow_dataset or "
+                         "examples_dataset) with num_shards=1, not transformed since")
+    rebuild, batch_size = dataset._tfw2v_pipeline
     if batch_size % num_workers:
         raise ValueError(f"batch_size={batch_size} is the global batch of {num_workers} workers: it must be a "
                          f"multiple of {num_workers}")

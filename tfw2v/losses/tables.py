@@ -39,13 +39,18 @@ def read_rows(table: keras.Variable, ids: tf.Tensor) -> tf.Tensor:
     return tf.gather(value, ids)
 
 
+def sharded(variable: Any) -> ShardedVariable | None:
+    """The ``ShardedVariable`` behind ``variable`` (a ``keras.Variable`` or a TF variable) if a
+    ``ParameterServerStrategy`` sharded it, else ``None``."""
+    value = variable.value if isinstance(variable, keras.Variable) else variable
+    return value if isinstance(value, ShardedVariable) else None
+
+
 def shards(variable: Any) -> list[Any]:
     """The variables that hold ``variable``: its shards if a ``ParameterServerStrategy`` sharded it, else
     ``[variable]``."""
-    value = variable.value if isinstance(variable, keras.Variable) else variable
-    if isinstance(value, ShardedVariable):
-        return list(value.variables)
-    return [variable]
+    whole = sharded(variable)
+    return [variable] if whole is None else list(whole.variables)
 
 
 def table_values(table: keras.Variable) -> np.ndarray:

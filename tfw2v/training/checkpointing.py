@@ -25,6 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfw2v.losses.tables import sharded
 from tfw2v.training.run_callbacks import epoch_step
 
 CHECKPOINT_PREFIX = "ckpt"
@@ -92,10 +93,8 @@ def _saved_object(variable: Any) -> Any:
     tracked as its ``ShardedVariable`` (saved as slices of one ``[V, D]`` tensor under the same key, so it
     restores into an unsharded table and back); a ``keras.Variable`` around one cannot be saved
     (``'ShardedVariable' object has no attribute 'device'``)."""
-    value = getattr(variable, "value", None)
-    if isinstance(value, tf.__internal__.distribute.ShardedVariable):
-        return value
-    return variable
+    whole = sharded(variable)
+    return variable if whole is None else whole
 
 
 class Checkpointer:

@@ -35,7 +35,7 @@ def distribute(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset, skip:
         share = data.worker_shard(dataset, context.num_input_pipelines, context.input_pipeline_id)
         return share.skip(skip) if skip else share
 
-    if data.worker_shard(dataset, 1, 0) is not None:
+    if data.can_shard(dataset):
         return strategy.distribute_datasets_from_function(worker_dataset)
     return strategy.experimental_distribute_dataset(dataset.skip(skip) if skip else dataset)
 

@@ -47,7 +47,7 @@ class Word2Vec(keras.Model):
     keeps the soft-target form ``L_b = Σ_t w_bt ℓ(E[c_b], y_bt)``: one softmax per centre word. (Scoring the
     centre's row against all contexts instead would give each input vector one K-sample term per *example*
     rather than per pair; on the 17M-word corpus that cost 5.4 analogy points against gensim.) Which form an
-    objective gets is decided in one place, :meth:`example_losses`.
+    objective gets is decided in one place, :meth:`scored_pairs`.
 
     Training follows word2vec.c: every (input, label) pair contributes its own loss, so the batch loss
     (:meth:`compute_loss`) is ``Σ_b m_b · L_b`` with ``m_b`` the number of pairs in example ``b`` (its labels for
@@ -393,12 +393,13 @@ class Word2Vec(keras.Model):
             raise ValueError("initial_step needs a tf.data.Dataset (or a function of the epoch) without "
                              "steps_per_epoch")
         multi_worker = is_multi_worker(self.distribute_strategy)
-        if multi_worker and not (per_epoch or isinstance(x, tf.data.Dataset)) or multi_worker and y is not None:
-            raise ValueError("under a multi-worker strategy, fit takes a tf.data.Dataset of the pipeline's batches "
-                             "(or a function of the epoch giving one), and no y")
-        if multi_worker and kwargs.get("steps_per_epoch") is not None:
-            raise ValueError("steps_per_epoch is not supported under a multi-worker strategy: an epoch ends when "
-                             "every worker's input does")
+        if multi_worker:
+            if not (per_epoch or isinstance(x, tf.data.Dataset)) or y is not None:
+                raise ValueError("under a multi-worker strategy, fit takes a tf.data.Dataset of the pipeline's "
+                                 "batches (or a function of the epoch giving one), and no y")
+            if kwargs.get("steps_per_epoch") is not None:
+                raise ValueError("steps_per_epoch is not supported under a multi-worker strategy: an epoch ends "
+                                 "when every worker's input does")
         if not (unknown_length or initial_step or multi_worker) or kwargs.get("steps_per_epoch") is not None:
             return super().fit(x, y, epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks,
                                verbose=verbose, **kwargs)
