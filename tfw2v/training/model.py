@@ -15,7 +15,9 @@ from tfw2v.losses.tables import add_table, read_rows, shards, table_values
 from tfw2v.names import DEFAULT_ALPHA
 from tfw2v.text.vocabulary import Vocabulary
 from tfw2v.training import kernels
+from tfw2v.training.counters import PairLoss, add_to
 from tfw2v.training.distributed import EpochLoop, is_multi_worker
+from tfw2v.training.parameter_server import CoordinatorLoop, is_parameter_server
 from tfw2v.training.optimizer import Word2VecSGD, linear_decay
 from tfw2v.training.run_callbacks import SingleRunCallbacks
 from tfw2v.training.vectors import WordVectors
@@ -148,7 +150,7 @@ class Word2Vec(keras.Model):
             shape=(), dtype="float64", initializer="zeros", trainable=False, aggregation="only_first_replica",
             name="total_words",
         )
-        self.pair_loss = keras.metrics.Mean(name="loss", dtype="float64")
+        self.pair_loss = PairLoss()
         self.built = True  # all variables exist now; fit() under a tf.distribute strategy needs no sample batch
 
     @property
@@ -193,6 +195,27 @@ class Word2Vec(keras.Model):
             config["optimizer"] = keras.optimizers.deserialize(config["optimizer"])
         self.compile(**config)
         self.optimizer.build(self.trainable_variables)  # its saved state (the step count) loads into it
+
+    def save(self, filepath: str | os.PathLike, *args: Any, **kwargs: Any) -> None:
+        """``keras.Model.save``. A model whose tables a ``ParameterServerStrategy`` sharded is saved as its copy
+        with whole tables (:meth:`unsharded`): a ``.keras`` file cannot hold a ``ShardedVariable``."""
+        if len(self.update_variables()) == len(self.trainable_variables):
+            return super().save(filepath, *args, **kwargs)
+        return self.unsharded().save(filepath, *args, **kwargs)
+
+    def unsharded(self) -> "Word2Vec":
+        """This model, compiled as it is, with every variable's value, outside any ``tf.distribute`` strategy:
+        its sharded tables become whole ones (built in this process's memory)."""
+        if tf.distribute.has_strategy():
+            raise ValueError("unsharded() builds a model outside any tf.distribute strategy: call it (or save) "
+                             "outside strategy.scope()")
+        copy = type(self)(self.vocabulary, **self.get_config())
+        if self.compiled:
+            copy.compile_from_config(self.get_compile_config())
+            copy.optimizer.iterations.assign(self.optimizer.iterations.numpy())
+        for source, target in zip(self.variables, copy.variables, strict=True):
+            target.assign(table_values(source))
+        return copy
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Word2Vec":
@@ -392,22 +415,25 @@ class Word2Vec(keras.Model):
         if initial_step and (not (per_epoch or isinstance(x, tf.data.Dataset)) or "steps_per_epoch" in kwargs):
             raise ValueError("initial_step needs a tf.data.Dataset (or a function of the epoch) without "
                              "steps_per_epoch")
-        multi_worker = is_multi_worker(self.distribute_strategy)
-        if multi_worker:
+        strategy = self.distribute_strategy
+        loop_class = EpochLoop if is_multi_worker(strategy) else CoordinatorLoop if is_parameter_server(strategy) \
+            else None
+        if loop_class is not None:
+            where = "a multi-worker" if loop_class is EpochLoop else "a parameter-server"
             if not (per_epoch or isinstance(x, tf.data.Dataset)) or y is not None:
-                raise ValueError("under a multi-worker strategy, fit takes a tf.data.Dataset of the pipeline's "
+                raise ValueError(f"under {where} strategy, fit takes a tf.data.Dataset of the pipeline's "
                                  "batches (or a function of the epoch giving one), and no y")
             if kwargs.get("steps_per_epoch") is not None:
-                raise ValueError("steps_per_epoch is not supported under a multi-worker strategy: an epoch ends "
-                                 "when every worker's input does")
-        if not (unknown_length or initial_step or multi_worker) or kwargs.get("steps_per_epoch") is not None:
+                raise ValueError(f"steps_per_epoch is not supported under {where} strategy: an epoch ends "
+                                 "when the input does")
+        if not (unknown_length or initial_step or loop_class) or kwargs.get("steps_per_epoch") is not None:
             return super().fit(x, y, epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks,
                                verbose=verbose, **kwargs)
         if verbose == "auto":
             verbose = 1
         run = SingleRunCallbacks(callbacks, add_history=True, add_progbar=verbose != 0, verbose=verbose,
                                  epochs=epochs, model=self)
-        loop = EpochLoop(self) if multi_worker else None
+        loop = loop_class(self) if loop_class is not None else None
         try:
             for epoch in range(initial_epoch, epochs):
                 skipped = int(initial_step) if epoch == initial_epoch else 0
@@ -462,12 +488,12 @@ class Word2Vec(keras.Model):
             # The loss of the global batch, so that every replica logs the same value (the metric's variables
             # are per replica); the table updates do not depend on it.
             batch_loss, pairs = replica.all_reduce("sum", [batch_loss, pairs])
-        self.pair_loss.update_state(batch_loss / tf.maximum(pairs, 1.0), sample_weight=pairs)
+        self.pair_loss.update_state(batch_loss, pairs)
         if not count_words:
             return {"loss": self.pair_loss.result()}
         words = tf.reduce_sum(tf.cast(batch["words"], tf.float64))
         # Every replica adds the global count; only the first replica's update is applied.
-        self.words_seen.assign_add(tf.distribute.get_replica_context().all_reduce("sum", words))
+        add_to(self.words_seen, tf.distribute.get_replica_context().all_reduce("sum", words))
         return {"loss": self.pair_loss.result(), "learning_rate": self.optimizer.learning_rate,
                 "words": self.words_seen}
 
@@ -500,7 +526,7 @@ class Word2Vec(keras.Model):
             negatives = tf.zeros([size, 0], tf.int32)
         per_example = kernels.sgd_step(self.input_embeddings, self.objective.output_embeddings, batch, negatives,
                                        self.optimizer.learning_rate, seed=seed, **options)
-        self.optimizer.iterations.assign_add(1)
+        add_to(self.optimizer.iterations, 1)
         return per_example
 
     def test_step(self, batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
