@@ -180,6 +180,24 @@ def worker_shard(dataset: tf.data.Dataset, num_workers: int, worker: int) -> tf.
     return rebuild(batch_size=batch_size // num_workers, num_shards=num_workers, shard_index=worker)
 
 
+def read_by_tensorflow(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """A pipeline made by :func:`examples_dataset` built again with its files read by
+    :func:`tfw2v.text.corpus.text_lines` (``TextLineDataset``) instead of a Python generator, so that a remote
+    worker of a ``ParameterServerStrategy`` can run it. On a corpus of ordinary lines (a chunk of
+    :data:`LINES_PER_CHUNK` lines under ``corpus.CHUNK_BYTES``) it is the same stream; lines are read whole.
+
+    ``ValueError`` when ``dataset`` is not such a pipeline (see :func:`can_shard`).
+    """
+    if not can_shard(dataset):
+        raise ValueError("a tf.distribute worker rebuilds its input: it needs a dataset made by tfw2v.data "
+                         "(skipgram_dataset, cbow_dataset or examples_dataset), not transformed since")
+    rebuild, batch_size = dataset._tfw2v_pipeline
+    sources, *rest = rebuild.args
+    if not isinstance(sources, tf.data.Dataset):
+        sources = corpus.text_lines(sources)
+    return rebuild.func(sources, *rest, **{**rebuild.keywords, "batch_size": batch_size})
+
+
 def _check_parameters(
     architecture: str, window: int, sample: float, batch_size: int, num_shards: int, shard_index: int
 ) -> None:

@@ -160,6 +160,20 @@ def line_chunks(sources: Sources, lines_per_chunk: int) -> tf.data.Dataset:
     return tf.data.Dataset.from_generator(chunks, output_signature=tf.TensorSpec([None], tf.string))
 
 
+def text_lines(sources: Source | Iterable[Source]) -> tf.data.Dataset:
+    """All lines of the files, in order, as scalar strings read by TensorFlow's ``TextLineDataset`` (gzip when
+    the name ends in ``.gz``): a dataset of TensorFlow ops only, which a remote ``tf.distribute`` worker can run
+    (:func:`line_chunks` reads in a Python generator, which runs only in the process that made it). Lines are
+    read whole, without :func:`line_chunks`' cut into pieces, so a worker holds its longest line in memory.
+    """
+    datasets = [tf.data.TextLineDataset(path, compression_type="GZIP" if path.endswith(".gz") else "")
+                for path in resolve_files(sources)]
+    lines = datasets[0]
+    for more in datasets[1:]:
+        lines = lines.concatenate(more)
+    return lines
+
+
 def describe(sources: Sources) -> str:
     """A short human name for error messages."""
     if isinstance(sources, tf.data.Dataset):
