@@ -75,3 +75,16 @@ def bundled_slice(directory: Path, words: int) -> str:
     path = directory / "slice.txt"
     path.write_text(" ".join(text) + "\n")
     return str(path)
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` loopback ports free right now (bound, read and released: a cluster test's task addresses)."""
+    import socket
+
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports

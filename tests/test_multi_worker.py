@@ -8,7 +8,6 @@ share followed by batch ``s`` of worker 1's.
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -16,7 +15,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from conftest import bundled_slice
+from conftest import bundled_slice, free_ports
 
 TIMEOUT_S = 300
 GLOBAL_BATCH = 256
@@ -74,16 +73,6 @@ REFERENCE = COMMON + textwrap.dedent("""
                         epochs=2, verbose=0).history
     save("reference", model, history)
 """)
-
-
-def free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def run_workers(script, corpus, out, loss):

@@ -14,6 +14,8 @@ OBJECTIVES = ("softmax", "sampled_softmax", "ds", "nce", "ns", "hs")
 SAMPLED_OBJECTIVES = ("sampled_softmax", "ds", "nce", "ns")
 #: The objectives the fused C++ kernel trains (:mod:`tfw2v.training.kernels`).
 FUSED_OBJECTIVES = ("ns", "nce", "ds", "hs")
+#: ``[training] strategy``: one process, or a ``tf.distribute`` cluster described by ``TF_CONFIG``.
+STRATEGIES = ("none", "multi_worker", "parameter_server")
 #: Noise distributions of the sampled objectives (:mod:`tfw2v.losses.noise`).
 NOISE_DISTRIBUTIONS = ("unigram", "log_uniform", "uniform")
 #: How the sampled objectives share their negatives (:mod:`tfw2v.losses.sampling`).

@@ -1,4 +1,4 @@
-"""The ``tfw2v`` command: ``train``, ``study``, ``export``, ``evaluate``, ``neighbors``, ``phrases``.
+"""The ``tfw2v`` command: ``train``, ``study``, ``export``, ``evaluate``, ``neighbors``, ``phrases``, ``server``.
 
     tfw2v train                                   # the default main job on the bundled corpus
     tfw2v train corpus.txt --dim 200 --loss hs --out runs/mine
@@ -8,6 +8,8 @@
     tfw2v evaluate runs/text8            tfw2v neighbors runs/text8 king queen -k 5
     tfw2v study pipelines/loss-study.toml --out studies/losses
     tfw2v phrases corpus.txt --out phrases.txt --passes 2    # then: tfw2v train corpus.txt --phrases-file phrases.txt
+    TF_CONFIG=... tfw2v train --strategy multi_worker --out RUN          # on every worker of a cluster
+    TF_CONFIG=... tfw2v server     # each worker and ps; the chief: tfw2v train --strategy parameter_server
 
 Errors the user can fix end with one line on stderr and exit code 2; a run stopped by SIGINT/SIGTERM saves a
 checkpoint, says so in one line and exits with 128 + the signal number (130, 143).

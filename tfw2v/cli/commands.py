@@ -191,6 +191,16 @@ def phrases(args: argparse.Namespace) -> int:
     return 0
 
 
+def server(args: argparse.Namespace) -> int:
+    from tfw2v.training import cluster
+
+    try:
+        cluster.serve()
+    except cluster.ClusterError as e:
+        raise runs.RunError(str(e)) from None
+    return 0
+
+
 def _with_input_errors(action):
     """Evaluation files with bad content (a malformed line, not UTF-8) are the user's to fix."""
     try:
@@ -210,4 +220,4 @@ def _json_safe(value: Any) -> Any:
 
 
 HANDLERS = {"train": train, "study": study, "export": export, "evaluate": evaluate, "neighbors": neighbors,
-            "phrases": phrases}
+            "phrases": phrases, "server": server}

@@ -191,6 +191,13 @@ def build() -> Parser:
     phrases.add_argument("--force", action="store_true", help="replace an existing FILE")
     add_recipe_options(phrases, sections=("tokenizer",))
 
+    commands.add_parser(
+        "server", help="run a worker or parameter server of a cluster (TF_CONFIG) until stopped",
+        description="Run this machine's task of a parameter-server cluster, as TF_CONFIG names it (a 'worker' "
+                    "or a 'ps'), until the process is stopped (SIGTERM, Ctrl-C). The chief trains with "
+                    "'tfw2v train --strategy parameter_server'; see the README's 'Training on a cluster'.",
+    )
+
     neighbors = commands.add_parser("neighbors", help="nearest neighbours of words",
                                     description="The nearest words by cosine similarity.")
     neighbors.add_argument("vectors", metavar="RUN_DIR_OR_VECTORS")

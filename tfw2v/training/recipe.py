@@ -10,7 +10,7 @@ recipe (``recipe.toml``: every key written out, paths made absolute, ``alpha`` f
     [phrases]     passes, threshold, min_count, scoring, max_entries, file
     [model]       architecture, dim, loss, negatives, noise, noise_exponent, share_negatives, cbow_mean
     [training]    epochs, window, sample, batch_size, alpha, seed, steps_per_execution, jit_compile, fused,
-                  checkpoint_every, log_every
+                  strategy, shards, checkpoint_every, log_every
     [evaluation]  analogies, similarity, restrict_vocab, probes, neighbors, every
     [export]      formats, projector_top
 
@@ -41,6 +41,7 @@ from tfw2v.names import (
     OBJECTIVES,
     PHRASE_SCORINGS,
     SHARE_NEGATIVES,
+    STRATEGIES,
 )
 
 BUNDLED_PREFIX = "bundled:"
@@ -127,6 +128,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("training", "jit_compile", "bool", False, "compile the train step with XLA", resumable=True),
     Option("training", "fused", "str", "auto", "training path: the fused C++ kernel (on), the generic TensorFlow "
            "path (off), or the kernel when its conditions hold (auto)", choices=tuple(FUSED_CHOICES), resumable=True),
+    Option("training", "strategy", "str", "none", "train in one process (none), or as a TF_CONFIG cluster: "
+           "synchronous workers (multi_worker) or a coordinator with tables on parameter servers "
+           "(parameter_server)", choices=STRATEGIES, resumable=True),
+    Option("training", "shards", "int", None, "parameter_server: row blocks per table (default: one per "
+           "parameter server)", nullable=True, minimum=1, resumable=True),
     Option("training", "checkpoint_every", "int", 1000, "save a checkpoint every N steps (0: only at epoch ends)",
            minimum=0, resumable=True),
     Option("training", "log_every", "int", 100, "log step scalars (TensorBoard, progress.jsonl) every N steps",
@@ -397,6 +403,9 @@ def _check_fused(values: Mapping[str, Mapping[str, Any]]) -> None:
     if loss not in FUSED_OBJECTIVES:
         raise RecipeError(f"training.fused = 'on' (--fused on), but loss {loss!r} has no fused kernel "
                           f"(it covers {', '.join(FUSED_OBJECTIVES)}); use --fused auto or off")
+    if values["training"]["strategy"] != "none":
+        raise RecipeError(f"training.fused = 'on' (--fused on) and strategy = {values['training']['strategy']!r} "
+                          "exclude each other: the kernel is a single-replica path; use --fused auto")
     if values["training"]["jit_compile"]:
         raise RecipeError("training.fused = 'on' (--fused on) and jit_compile = true (--jit-compile) exclude "
                           "each other: XLA compiles the generic path, not the kernel")

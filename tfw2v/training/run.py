@@ -10,12 +10,15 @@ the same ``out`` (see :mod:`tfw2v.training.checkpointing`); the layout is in :mo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from tfw2v.names import SAMPLED_OBJECTIVES
 from tfw2v.training import recipe as recipes
@@ -91,13 +94,26 @@ def train(
             f"or 'tfw2v export {run.path} --to DIR'")
         return status
 
-    # Check the corpus, a phrase table file and the evaluation sets before anything is written.
+    # Check the corpus, a phrase table file, the evaluation sets and the cluster before anything is written.
     files = corpus_files(recipe)
     table = None if run.phrases_file.exists() else _phrase_table_file(recipe)
     ev = recipe["evaluation"]
     for name in ([ev["analogies"]] if ev["analogies"] else []) + list(ev["similarity"]):
         evaluation_file(name)
+    recipe, strategy, writes_run = _cluster(recipe)
+    stages = dict(files=files, table=table, strategy=strategy, say=say, note=note, verbose=verbose,
+                  progress_stream=progress_stream)
+    if not writes_run:
+        with _worker_copy(run) as scratch:  # a multi-worker run's other workers leave nothing lasting
+            return _train(scratch, recipe, "resume" if scratch.is_run() else "new", sources, command,
+                          writes_run=False, **stages)
+    return _train(run, recipe, state, sources, command, writes_run=True, **stages)
 
+
+def _train(run: RunDirectory, recipe: Recipe, state: str, sources, command, *, files, table, strategy, say, note,
+           verbose, progress_stream, writes_run: bool) -> dict[str, Any]:
+    """:func:`train` once the run is checked: write (or resume) ``run``, train, evaluate, save and export (the
+    last three only where ``writes_run``)."""
     run.path.mkdir(parents=True, exist_ok=True)
     if state == "new":
         run.write_recipe(recipe, list(sources or []), command)
@@ -114,20 +130,58 @@ def train(
     signals = StopSignals()
     with signals.installed():
         vocab = _vocabulary(run, recipe, files, table, say)
-        model = build_model(recipe, vocab)
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            model = build_model(recipe, vocab)
         words = _fit(run, recipe, files, vocab, model, signals, state, say=say, note=note, verbose=verbose,
                      progress_stream=progress_stream)
-        vectors = model.word_vectors()
-        _evaluate(run, recipe, vectors, say)
-        _save_model(run, model)
-        _export(run, recipe, vectors, say)
         summary = {"status": "complete", "finished": _now(), "epochs_done": recipe["training"]["epochs"],
                    "words_seen": words["total"], "vocab_size": len(vocab), "corpus_words": vocab.corpus_words}
+        if writes_run:
+            vectors = model.word_vectors()
+            _evaluate(run, recipe, vectors, say)
+            _save_model(run, model)
+            _export(run, recipe, vectors, say)
         if words["per_sec"] is not None:  # of the process that finished the run (history.json has every epoch's)
             summary.update(words_per_sec=words["per_sec"])
         status = run.write_status(**summary)
         say(f"done: {run.path}")
         return status
+
+
+def _cluster(recipe: Recipe) -> tuple[Recipe, Any, bool]:
+    """The recipe with ``training.shards`` filled in under ``parameter_server``, the strategy it trains under
+    (``None`` in one process; made here, before any other TensorFlow op, as ``MultiWorkerMirroredStrategy``
+    requires), and whether this process writes the run (every process but a multi-worker run's other workers).
+    """
+    from tfw2v.training import cluster
+
+    t = recipe["training"]
+    if t["strategy"] == "none":
+        return recipe, None, True
+    try:
+        config = cluster.tf_config()
+        if t["strategy"] == "parameter_server" and t["shards"] is None:
+            recipe = recipes.resolve(recipe.values, {"training": {"shards": len(config["cluster"].get("ps", []))}})
+        strategy = cluster.make_strategy(t["strategy"], recipe["training"]["shards"])
+    except cluster.ClusterError as e:
+        raise RunError(f"--strategy {t['strategy']}: {e}") from None
+    return recipe, strategy, cluster.is_chief(config)
+
+
+@contextlib.contextmanager
+def _worker_copy(run: RunDirectory) -> Iterator[RunDirectory]:
+    """A scratch run directory for a multi-worker run's non-chief worker, deleted afterwards: a copy of what the
+    chief's run directory holds now (its vocabulary, phrases and checkpoints, when a restarted run has them),
+    so that this worker restores the same state as the chief. The run directory must be on a file system that
+    every worker reads (as for Keras's ``BackupAndRestore``); only the chief writes to it."""
+    scratch = Path(tempfile.mkdtemp(prefix="tfw2v-worker-"))
+    try:
+        if run.is_run():
+            shutil.copytree(run.path, scratch, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns(run.logs.name, run.export_dir.name, run.model_file.name))
+        yield RunDirectory(scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 # ---- the stages, in the order train() runs them -------------------------------------------------------------
