@@ -12,6 +12,8 @@ from typing import Callable, Iterable
 
 import pytest
 
+from benchmarks.cluster import free_ports  # noqa: F401 - loopback ports for the cluster tests
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -76,15 +78,3 @@ def bundled_slice(directory: Path, words: int) -> str:
     path.write_text(" ".join(text) + "\n")
     return str(path)
 
-
-def free_ports(n: int) -> list[int]:
-    """``n`` loopback ports free right now (bound, read and released: a cluster test's task addresses)."""
-    import socket
-
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports

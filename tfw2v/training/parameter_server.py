@@ -2,19 +2,20 @@
 
 Keras 3's ``fit`` does not support ``ParameterServerStrategy`` (TF 2.21); the supported route is
 ``tf.distribute.coordinator.ClusterCoordinator``. The coordinator (the process that calls ``Word2Vec.fit``)
-schedules step ``k`` of the epoch as a closure; whichever worker is free runs it, reading and updating the
-tables on the parameter servers. Workers run asynchronously: a worker's step reads rows that another worker's
-step may be updating (Hogwild between workers, as word2vec.c's threads are within one process). Only the
-coordinator's joins are synchronous: every ``steps_per_execution`` steps (one window) it waits for the window's
-steps, then calls the callbacks once for the window, as Keras does with ``steps_per_execution`` (so a checkpoint
-written by a callback holds exactly the steps it says).
+schedules the epoch's steps as closures; whichever worker is free runs one, reading and updating the tables on
+the parameter servers. Workers run asynchronously: a worker's step reads rows that another worker's step may
+be updating (Hogwild between workers, as word2vec.c's threads are within one process). Only the coordinator's
+joins are synchronous: every ``steps_per_execution`` steps (one window) it waits for the window's steps, then
+calls the callbacks once for the window, as Keras does with ``steps_per_execution`` (so a checkpoint written
+by a callback holds exactly the steps it says).
 
-Input: every worker iterates its own copy of the epoch's dataset, numbered by ``Dataset.enumerate``; the closure
-for step ``k`` first skips, on the worker that runs it, the batches before ``k`` (those other workers trained),
-then trains batch ``k``. So every batch is trained exactly once, by one worker, whichever worker is free; a
-worker that restarts begins its copy again and skips forward; and with windows of one step the run equals a
-single-process run step for step. The cost: every worker runs the whole input pipeline (tokenising and
-subsampling all batches, training only its own).
+Input: every worker iterates its own copy of the epoch's dataset, numbered by ``Dataset.enumerate``. A closure
+takes the next step number ``k`` from a queue on the first parameter server, skips its worker's batches
+before ``k`` (other workers trained them) and trains batch ``k``. So every batch is trained once, by whichever
+worker is free; a closure retried after its worker failed takes a fresh number (only a batch whose number the
+dead worker had taken is lost, and counted); and with windows of one step the run equals a single-process run
+step for step. The cost: every worker runs the whole input pipeline (tokenising and subsampling all batches,
+training only its own).
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ class CoordinatorLoop:
                                                shapes=[[]], name="tfw2v_steps")
         self._next_number = 0
         self._step = None
-        #: Steps that no closure trained: one a worker took and then died running.
+        #: Steps of the epochs so far that no closure reported trained: one a worker took and then died running
+        #: (lost), or ran and died before its results were fetched (trained, unreported).
         self.dropped_steps = 0
 
     def _scheduled_step(self, iterator: Any) -> tuple[tf.Tensor, tf.Tensor, dict[str, tf.Tensor]]:
@@ -119,7 +121,10 @@ class CoordinatorLoop:
             self.coordinator.join()
             trained = 0
             for result in results:
-                had_batch, step, step_logs = result.fetch()
+                try:
+                    had_batch, step, step_logs = result.fetch()
+                except tf.errors.OpError:  # it ran, but its worker died before its results were fetched
+                    continue
                 if had_batch:
                     trained += 1
                     trained_steps.add(int(step))
@@ -133,7 +138,7 @@ class CoordinatorLoop:
             dropped = (end - skip) - len(trained_steps)
             self.dropped_steps += dropped
             if dropped:
-                warnings.warn(f"tfw2v: epoch {epoch + 1}: {dropped} batch(es) were not trained: a worker took "
+                warnings.warn(f"tfw2v: epoch {epoch + 1}: {dropped} batch(es) lost or unreported: a worker took "
                               "their steps and failed", RuntimeWarning, stacklevel=2)
         callbacks.on_epoch_end(epoch, logs)
         return logs
