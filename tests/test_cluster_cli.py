@@ -140,3 +140,25 @@ def test_a_two_million_row_vocabulary_trains_with_each_parameter_server_holding_
     for name in ("ps0", "ps1"):
         assert 0.9 * own_half < result["servers"][name]["growth_mib"] < 1.3 * own_half, result["servers"]
     assert result["chief_peak_rss_mib"] - result["chief_rss_before_model_mib"] < result["table_mib"], result
+
+
+@pytest.mark.parametrize("args, tf_config, fragment", [
+    (["train", "--strategy", "multi_worker"], None, "TF_CONFIG is not set"),
+    (["train", "--strategy", "parameter_server"], {"cluster": {"worker": ["127.0.0.1:1"]},
+                                                   "task": {"type": "worker", "index": 0}}, "runs on the chief"),
+    (["server"], {"cluster": {"chief": ["127.0.0.1:1"]}, "task": {"type": "chief", "index": 0}},
+     "runs a worker or ps task"),
+    (["server"], {"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 3}},
+     "task worker:3 is not in the cluster"),
+])
+def test_a_cluster_command_without_its_role_in_tf_config_fails_in_one_line(tmp_path, args, tf_config, fragment):
+    env = {key: value for key, value in os.environ.items() if key != "TF_CONFIG"}
+    if tf_config is not None:
+        env["TF_CONFIG"] = json.dumps(tf_config)
+    if args[0] == "train":
+        args = [*args, "--out", str(tmp_path / "run")]
+    result = subprocess.run([*tfw2v_command(), *args], capture_output=True, text=True, timeout=TIMEOUT_S,
+                            env={**env, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert result.returncode == 2 and fragment in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "run").exists(), "nothing is written before the cluster is checked"
