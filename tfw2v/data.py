@@ -170,10 +170,7 @@ def worker_shard(dataset: tf.data.Dataset, num_workers: int, worker: int) -> tf.
 
     ``ValueError`` when ``dataset`` is not such a pipeline (see :func:`can_shard`).
     """
-    if not can_shard(dataset):
-        raise ValueError("worker_shard needs a dataset made by tfw2v.data (skipgram_dataset, cbow_dataset or "
-                         "examples_dataset) with num_shards=1, not transformed since")
-    rebuild, batch_size = dataset._tfw2v_pipeline
+    rebuild, batch_size = _pipeline_of(dataset)
     if batch_size % num_workers:
         raise ValueError(f"batch_size={batch_size} is the global batch of {num_workers} workers: it must be a "
                          f"multiple of {num_workers}")
@@ -188,14 +185,20 @@ def read_by_tensorflow(dataset: tf.data.Dataset) -> tf.data.Dataset:
 
     ``ValueError`` when ``dataset`` is not such a pipeline (see :func:`can_shard`).
     """
-    if not can_shard(dataset):
-        raise ValueError("a tf.distribute worker rebuilds its input: it needs a dataset made by tfw2v.data "
-                         "(skipgram_dataset, cbow_dataset or examples_dataset), not transformed since")
-    rebuild, batch_size = dataset._tfw2v_pipeline
+    rebuild, batch_size = _pipeline_of(dataset)
     sources, *rest = rebuild.args
     if not isinstance(sources, tf.data.Dataset):
         sources = corpus.text_lines(sources)
     return rebuild.func(sources, *rest, **{**rebuild.keywords, "batch_size": batch_size})
+
+
+def _pipeline_of(dataset: tf.data.Dataset) -> tuple[functools.partial, int]:
+    """How to build ``dataset`` again (``examples_dataset`` with its arguments) and its batch size."""
+    if not can_shard(dataset):
+        raise ValueError("a tf.distribute worker rebuilds its input: it needs a dataset made by tfw2v.data "
+                         "(skipgram_dataset, cbow_dataset or examples_dataset) with num_shards=1, not "
+                         "transformed since")
+    return dataset._tfw2v_pipeline
 
 
 def _check_parameters(

@@ -53,6 +53,11 @@ def shards(variable: Any) -> list[Any]:
     return [variable] if whole is None else list(whole.variables)
 
 
+def any_sharded(variables: list[Any]) -> bool:
+    """Whether a ``ParameterServerStrategy`` sharded any of ``variables``."""
+    return any(sharded(variable) is not None for variable in variables)
+
+
 def table_values(table: keras.Variable) -> np.ndarray:
     """A table as numpy, its shards concatenated if it is sharded (``keras.ops.convert_to_numpy`` fails on a
     ``ShardedVariable``)."""

@@ -25,7 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfw2v.losses.tables import sharded
+from tfw2v.losses.tables import any_sharded, sharded
 from tfw2v.training.run_callbacks import epoch_step
 
 CHECKPOINT_PREFIX = "ckpt"
@@ -75,7 +75,7 @@ def _saved_optimizer(model: keras.Model) -> Any:
     per-variable state (such as ``Word2VecSGD``) can be checkpointed this way.
     """
     optimizer = model.optimizer
-    if all(_saved_object(v) is v for v in model.trainable_variables):
+    if not any_sharded(model.trainable_variables):
         return optimizer
     own = [v for v in optimizer.variables if v is not optimizer.iterations]
     if own:

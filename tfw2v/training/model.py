@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfw2v import losses
-from tfw2v.losses.tables import add_table, read_rows, shards, table_values
+from tfw2v.losses.tables import add_table, any_sharded, read_rows, shards, table_values
 from tfw2v.names import DEFAULT_ALPHA
 from tfw2v.text.vocabulary import Vocabulary
 from tfw2v.training import kernels
@@ -199,7 +199,7 @@ class Word2Vec(keras.Model):
     def save(self, filepath: str | os.PathLike, *args: Any, **kwargs: Any) -> None:
         """``keras.Model.save``. A model whose tables a ``ParameterServerStrategy`` sharded is saved as its copy
         with whole tables (:meth:`unsharded`): a ``.keras`` file cannot hold a ``ShardedVariable``."""
-        if len(self.update_variables()) == len(self.trainable_variables):
+        if not any_sharded(self.trainable_variables):
             return super().save(filepath, *args, **kwargs)
         return self.unsharded().save(filepath, *args, **kwargs)
 
@@ -314,7 +314,7 @@ class Word2Vec(keras.Model):
         self.uses_fused_kernel = self._choose_fused_kernel(optimizer, kwargs["jit_compile"])
         self._kernel_options = None
         super().compile(optimizer=optimizer, **kwargs)
-        if len(self.update_variables()) != len(self.trainable_variables):
+        if any_sharded(self.trainable_variables):
             # Sharded tables (ParameterServerStrategy): the optimizer updates their shards (PSS updates a
             # variable on its parameter server, and a ShardedVariable is not one variable), and is built here,
             # on the coordinator, rather than lazily inside a train step scheduled on a worker.
@@ -481,8 +481,8 @@ class Word2Vec(keras.Model):
 
     def _record(self, batch: dict[str, tf.Tensor], batch_loss: tf.Tensor, pairs: tf.Tensor, *,
                 count_words: bool) -> dict[str, Any]:
-        """Add the batch to the loss metric (``batch_loss / pairs`` weighted by ``pairs``: the mean per pair) and,
-        in training, its corpus words to ``words_seen``; return the step's logs."""
+        """Add the batch's loss and pairs to the loss metric (the mean per pair) and, in training, its corpus
+        words to ``words_seen``; return the step's logs."""
         replica = tf.distribute.get_replica_context()
         if replica is not None and replica.num_replicas_in_sync > 1:
             # The loss of the global batch, so that every replica logs the same value (the metric's variables
