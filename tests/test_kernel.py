@@ -17,8 +17,8 @@ import pytest
 import tensorflow as tf
 
 from tfw2v import Vocabulary, Word2Vec
-from tfw2v.training import kernels
-from tfw2v.training.kernels import build
+from tfw2v import kernels
+from tfw2v.kernels import build
 
 V = 50
 
@@ -221,14 +221,14 @@ def test_without_a_compiler_auto_warns_once_and_trains_generically_and_true_name
     assert not any((tmp_path / "cache").glob("*.so"))
 
 
-LOAD = "from tfw2v.training.kernels import build; import json; m = build.load_library(); print(json.dumps(hasattr(m, 'word2_vec_sgd')))"
+LOAD = "from tfw2v.kernels import build; import json; m = build.load_library(); print(json.dumps(hasattr(m, 'word2_vec_sgd')))"
 
 
 def test_a_corrupt_cache_entry_is_rebuilt(tmp_path):
     cache = tmp_path / "cache"
     cache.mkdir()
     env = {**os.environ, "TFW2V_KERNEL_CACHE": str(cache), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    name = subprocess.run([sys.executable, "-c", "from tfw2v.training.kernels import build; "
+    name = subprocess.run([sys.executable, "-c", "from tfw2v.kernels import build; "
                            "print(build.entry_name(build.find_compiler()))"],
                           capture_output=True, text=True, env=env, timeout=300).stdout.strip().splitlines()[-1]
     (cache / name).write_bytes(b"\x7fELF but truncated")

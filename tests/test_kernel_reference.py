@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 
 import word2vec_reference as reference
-from tfw2v.training import kernels
+from tfw2v import kernels
 from tfw2v.losses.huffman import build_huffman
 from tfw2v.losses.noise import unigram
 

@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from conftest import bundled_slice
 from tfw2v import Vocabulary, Word2Vec, data, losses
-from tfw2v.training import kernels
+from tfw2v import kernels
 from tfw2v.training.optimizer import Word2VecSGD
 
 NUMBERS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]

@@ -21,7 +21,7 @@ def test_every_objective_name_is_a_class_and_only_sampled_ones_draw_noise():
 
 
 def test_the_fused_kernel_trains_exactly_the_fused_objectives():
-    from tfw2v.training import kernels
+    from tfw2v import kernels
 
     assert kernels.OBJECTIVES == names.FUSED_OBJECTIVES
     assert set(names.FUSED_OBJECTIVES) <= set(names.OBJECTIVES)

@@ -12,7 +12,7 @@ DEFAULT_ALPHA = {"skipgram": 0.025, "cbow": 0.05}
 OBJECTIVES = ("softmax", "sampled_softmax", "ds", "nce", "ns", "hs")
 #: The objectives that draw noise samples (``negatives``, ``noise``, ``noise_exponent``, ``share_negatives``).
 SAMPLED_OBJECTIVES = ("sampled_softmax", "ds", "nce", "ns")
-#: The objectives the fused C++ kernel trains (:mod:`tfw2v.training.kernels`).
+#: The objectives the fused C++ kernel trains (:mod:`tfw2v.kernels`).
 FUSED_OBJECTIVES = ("ns", "nce", "ds", "hs")
 #: ``[training] strategy``: one process, or a ``tf.distribute`` cluster described by ``TF_CONFIG``.
 STRATEGIES = ("none", "multi_worker", "parameter_server")

@@ -13,7 +13,7 @@ word2vec.c's ``if (target == word) continue`` and ``remove_accidental_hits=True`
 Sharing (``share_negatives``):
 
 * ``"pair"`` (word2vec.c's): ``K`` fresh samples for every (input, target) pair. Only the fused kernel
-  (:mod:`tfw2v.training.kernels`) draws them, inside the op; a model on the generic path refuses it at ``compile``.
+  (:mod:`tfw2v.kernels`) draws them, inside the op; a model on the generic path refuses it at ``compile``.
 * ``"example"``: ``n_bk`` has shape ``[B, K]``; one example's ``K`` samples are scored against every one of its
   ``P × T`` pairs, each label skipping its own accidental hits.
 * ``"auto"`` (default): ``"pair"`` where the fused kernel trains, ``"example"`` on the generic path, where

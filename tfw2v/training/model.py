@@ -14,7 +14,7 @@ from tfw2v import losses
 from tfw2v.losses.tables import add_table, any_sharded, read_rows, shards, table_values
 from tfw2v.names import DEFAULT_ALPHA
 from tfw2v.text.vocabulary import Vocabulary
-from tfw2v.training import kernels
+from tfw2v import kernels
 from tfw2v.training.counters import PairLoss, add_to
 from tfw2v.training.distributed import EpochLoop, is_multi_worker
 from tfw2v.training.parameter_server import CoordinatorLoop, is_parameter_server
@@ -72,9 +72,9 @@ class Word2Vec(keras.Model):
       words_per_epoch: corpus words in one epoch (default ``vocab.corpus_words``), the unit of the schedule.
       seed: initialisation and negative-sampling seed.
       fused: which training path :meth:`compile` picks, as ``keras.layers.LSTM`` picks cuDNN. ``"auto"`` uses
-        the fused C++ kernel (:mod:`tfw2v.training.kernels`: word2vec.c's per-pair SGD in place, several times
+        the fused C++ kernel (:mod:`tfw2v.kernels`: word2vec.c's per-pair SGD in place, several times
         faster) when all its conditions hold — CPU tables, the default :class:`Word2VecSGD`, a loss in
-        :data:`tfw2v.training.kernels.OBJECTIVES`, no ``jit_compile``, no ``tf.distribute`` strategy, a C++
+        :data:`tfw2v.kernels.OBJECTIVES`, no ``jit_compile``, no ``tf.distribute`` strategy, a C++
         compiler to build it — and the generic ``GradientTape`` path otherwise (with one warning if only the
         build failed). ``True`` insists (``ValueError`` naming the condition that fails), ``False`` always takes
         the generic path. :attr:`uses_fused_kernel` tells which one trains.

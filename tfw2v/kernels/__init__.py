@@ -12,7 +12,7 @@ With one thread (``max_threads=1``, or ``tf.config.threading.set_intra_op_parall
 deterministic; with more, examples on different threads race on shared rows as word2vec.c's threads do, so
 results vary in the last bits from run to run.
 
-:func:`library` builds the op at first use (:mod:`tfw2v.training.kernels.build`) and remembers the outcome: the op
+:func:`library` builds the op at first use (:mod:`tfw2v.kernels.build`) and remembers the outcome: the op
 module, or the :class:`KernelUnavailable` that says why there is none.
 """
 
@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfw2v.names import FUSED_OBJECTIVES
-from tfw2v.training.kernels.build import KernelUnavailable
+from tfw2v.kernels.build import KernelUnavailable
 
 OBJECTIVES = FUSED_OBJECTIVES
 
@@ -36,7 +36,7 @@ _outcome: list = []  # [module] or [KernelUnavailable], once tried
 @tf.autograph.experimental.do_not_convert
 def library():
     """The loaded op library (built at first use); raises :class:`KernelUnavailable` if it cannot be had."""
-    from tfw2v.training.kernels import build
+    from tfw2v.kernels import build
 
     with _lock:
         if not _outcome:

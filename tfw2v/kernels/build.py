@@ -4,7 +4,7 @@ The C++ source ships inside the package (``word2vec_sgd.cc``). The first process
 it with the compiler and flags that ``tf.sysconfig`` reports (plus ``-O3 -march=native``), which takes about
 25 s; every later process loads the cached library. Nothing is fetched from the network.
 
-Cache: ``$TFW2V_KERNEL_CACHE``, else ``$XDG_CACHE_HOME/tfw2v/training/kernels``, else ``~/.cache/tfw2v/training/kernels``. An
+Cache: ``$TFW2V_KERNEL_CACHE``, else ``$XDG_CACHE_HOME/tfw2v/kernels``, else ``~/.cache/tfw2v/kernels``. An
 entry is named by a hash of everything the binary depends on: the TensorFlow version and its flags, our flags,
 the source, the compiler's version and the CPU (model and feature flags), so a change of any of them builds a
 new entry. Builds write a temporary file and rename it into place under a file lock, so concurrent processes
