@@ -2,12 +2,15 @@
 and with phrases (word2phrase, ``--phrase-passes`` passes at threshold 200, joined in-graph before the lookup).
 
 Run: ``python -m benchmarks.pipeline [--batch-size 1024] [--phrase-passes 2]``. The target is >= 1.5M corpus
-words/s on 2 cores, so that training is never starved by its input.
+words/s on 2 cores, so that training is never starved by its input. Each pipeline runs with its examples stage
+fused (the C++ op, the default) and as TF ops (``fused=False``); the process CPU-seconds are recorded too, since
+in training the pipeline shares the cores with the train step.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import tensorflow as tf
@@ -17,8 +20,8 @@ from tfw2v import Vocabulary, data
 from tfw2v.text.phrases import Phrases
 
 
-def consume(dataset: tf.data.Dataset) -> tuple[float, int, float]:
-    """Iterate ``dataset`` to the end; return (corpus words, examples, seconds)."""
+def consume(dataset: tf.data.Dataset) -> tuple[float, int, float, float]:
+    """Iterate ``dataset`` to the end; return (corpus words, examples, seconds, process CPU-seconds)."""
 
     @tf.function
     def drain() -> tuple[tf.Tensor, tf.Tensor]:
@@ -29,9 +32,9 @@ def consume(dataset: tf.data.Dataset) -> tuple[float, int, float]:
             examples += tf.shape(batch["inputs"], out_type=tf.int64)[0]
         return words, examples
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), sum(os.times()[:2])
     words, examples = drain()
-    return float(words), int(examples), time.perf_counter() - start
+    return float(words), int(examples), time.perf_counter() - start, sum(os.times()[:2]) - cpu
 
 
 def main() -> None:
@@ -65,14 +68,15 @@ def measure(corpus: str, args: argparse.Namespace, phrases: Phrases | None) -> d
           f"({vocab.corpus_words / vocab_seconds:,.0f} words/s)")
     record = {"vocabulary_seconds": vocab_seconds, "corpus_words": vocab.corpus_words}
     for architecture, make in (("skipgram", data.skipgram_dataset), ("cbow", data.cbow_dataset)):
-        dataset = make(corpus, vocab, window=args.window, batch_size=args.batch_size, seed=1)
-        words, examples, seconds = consume(dataset)
-        record[architecture] = {
-            "seconds": seconds, "corpus_words_per_s": words / seconds, "examples_per_s": examples / seconds,
-            "examples": examples, "corpus_words": words,
-        }
-        print(f"[{label}] {architecture:9s} {seconds:6.1f} s  {words / seconds:>12,.0f} corpus words/s  "
-              f"{examples / seconds:>12,.0f} examples/s")
+        for fused, name in ((True, architecture), (False, f"{architecture}_tf_ops")):
+            dataset = make(corpus, vocab, window=args.window, batch_size=args.batch_size, seed=1, fused=fused)
+            words, examples, seconds, cpu_seconds = consume(dataset)
+            record[name] = {
+                "seconds": seconds, "cpu_seconds": cpu_seconds, "corpus_words_per_s": words / seconds,
+                "examples_per_s": examples / seconds, "examples": examples, "corpus_words": words,
+            }
+            print(f"[{label}] {name:18s} {seconds:6.1f} s ({cpu_seconds:5.1f} CPU-s)  "
+                  f"{words / seconds:>12,.0f} corpus words/s  {examples / seconds:>12,.0f} examples/s")
     return record
 
 

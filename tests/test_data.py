@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfw2v import data
+from tfw2v import data, kernels
 from tfw2v.text.corpus import CorpusError
 from tfw2v.text.vocabulary import Vocabulary
 
@@ -291,13 +291,15 @@ def test_shrunk_windows_uniform():
 def test_split_blocks_halo():
     ids = tf.range(10, 20, dtype=tf.int32)
     sentence = tf.constant([0] * 6 + [1] * 4, tf.int32)
-    blocks = data.split_blocks(ids, sentence, block_size=4, window=2)
-    assert blocks["ids"].shape == (3, 8)
+    half_windows = tf.range(1, 11, dtype=tf.int32)
+    blocks = data.split_blocks(ids, sentence, half_windows, block_size=4, window=2)
+    assert blocks["ids"].shape == (3, 8) and blocks["half_windows"].shape == (3, 4)
     np.testing.assert_array_equal(blocks["ids"][1], [12, 13, 14, 15, 16, 17, 18, 19])
     np.testing.assert_array_equal(blocks["sentence"][0], [-1, -1, 0, 0, 0, 0, 0, 0])
     np.testing.assert_array_equal(blocks["sentence"][2], [1, 1, 1, 1, -1, -1, -1, -1])
-    empty = data.split_blocks(tf.zeros([0], tf.int32), tf.zeros([0], tf.int32), 4, 2)
-    assert empty["ids"].shape[0] == 0
+    np.testing.assert_array_equal(blocks["half_windows"], [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 0, 0]])
+    empty = data.split_blocks(tf.zeros([0], tf.int32), tf.zeros([0], tf.int32), tf.zeros([0], tf.int32), 4, 2)
+    assert empty["ids"].shape[0] == 0 and empty["half_windows"].shape == (0, 4)
 
 
 # ---- equivalence with word2vec.c's per-pair loop -----------------------------------------------------------
@@ -314,7 +316,7 @@ def random_corpus(rng, num_sentences, vocab_size, max_length):
     ("skipgram", 5, True), ("skipgram", 1, True), ("cbow", 5, True), ("cbow", 3, False),
 ])
 def test_examples_equal_word2vec_c_loop(architecture, window, cbow_mean):
-    """The pure functions on one chunk, against word2vec.c's loop fed the same random draws."""
+    """The pure functions and the fused op on one chunk, against word2vec.c's loop fed the same random draws."""
     rng = np.random.default_rng(7)
     vocab_size, block_size, seed = 40, 64, 99
     sentences = random_corpus(rng, 120, vocab_size, 40)
@@ -331,25 +333,24 @@ def test_examples_equal_word2vec_c_loop(architecture, window, cbow_mean):
     kept_ids, kept_sentence = ids[keep], sentence[keep]
     assert 0 < keep.sum() < len(ids)
 
-    blocks = data.split_blocks(tf.constant(kept_ids), tf.constant(kept_sentence), block_size, window)
-    half_window, produced = [], []
-    for j in range(blocks["ids"].shape[0]):
-        hw = data.shrunk_windows(block_size, window, tf.constant([seed, j + 1], tf.int64))
-        half_window.append(hw.numpy())
-        if architecture == "skipgram":
-            ex = data.skipgram_examples(blocks["ids"][j], blocks["sentence"][j], hw, window)
-        else:
-            ex = data.cbow_examples(blocks["ids"][j], blocks["sentence"][j], hw, window, cbow_mean)
-        produced.append({k: v.numpy() for k, v in ex.items()})
-    assert len(produced) > 10  # many block boundaries, many inside sentences
-    ex = {k: np.concatenate([p[k] for p in produced]) for k in produced[0]}
+    half_window = data.shrunk_windows(len(kept_ids), window, tf.constant([seed, 1], tf.int64)).numpy()
+    blocks = data.split_blocks(tf.constant(kept_ids), tf.constant(kept_sentence), tf.constant(half_window),
+                               block_size, window)
+    assert blocks["ids"].shape[0] > 10  # many block boundaries, many inside sentences
+    blocks["words_per_centre"] = tf.range(blocks["ids"].shape[0], dtype=tf.float32)
+    ex = {k: v.numpy() for k, v in data.context_examples(blocks, architecture, window, cbow_mean).items()}
+    # The fused op computes the same definition, bit for bit.
+    fused = kernels.context_examples(blocks, architecture, cbow_mean)
+    assert fused.keys() == ex.keys()
+    for key, value in fused.items():
+        assert value.dtype == ex[key].dtype
+        np.testing.assert_array_equal(value.numpy(), ex[key], err_msg=key)
     if architecture == "cbow" and not cbow_mean:
         assert set(np.unique(ex["input_weights"])) == {0.0, 1.0}
     else:
         weights = ex["label_weights"] if architecture == "skipgram" else ex["input_weights"]
         np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-6)
 
-    half_window = np.concatenate(half_window)
     stream = [(int(w), g) for g, w in enumerate(kept_ids)]
     reference_sentences = defaultdict(list)
     for (w, g), s in zip(stream, kept_sentence):
@@ -365,7 +366,7 @@ def test_examples_equal_word2vec_c_loop(architecture, window, cbow_mean):
 def test_pipeline_equals_word2vec_c_loop_end_to_end(monkeypatch, architecture):
     """The whole dataset (several chunks and blocks, subsampling on) against word2vec.c's loop, with the
     random draws re-derived as the pipeline documents them: chunk k takes the k-th value of
-    ``Dataset.random(seed)``; subsampling uses stream 0 of it, block j stream j + 1."""
+    ``Dataset.random(seed)``; subsampling uses stream 0 of it, the kept words' half-windows stream 1."""
     monkeypatch.setattr(data, "BLOCK_SIZE", 32)
     monkeypatch.setattr(data, "LINES_PER_CHUNK", 16)
     rng = np.random.default_rng(3)
@@ -389,11 +390,8 @@ def test_pipeline_equals_word2vec_c_loop_end_to_end(monkeypatch, architecture):
         ids = np.array([w for s in chunk for w in s], np.int32)
         u = tf.random.stateless_uniform([len(ids)], seed=tf.constant([chunk_seeds[k], 0], tf.int64)).numpy()
         keep = keep_probability[ids] >= u
-        num_blocks = -(-int(keep.sum()) // data.BLOCK_SIZE)
-        half_window = np.concatenate([
-            data.shrunk_windows(data.BLOCK_SIZE, window, tf.constant([chunk_seeds[k], j + 1], tf.int64)).numpy()
-            for j in range(num_blocks)
-        ])
+        half_window = data.shrunk_windows(int(keep.sum()), window,
+                                          tf.constant([chunk_seeds[k], 1], tf.int64)).numpy()
         kept_sentences, g, i = [], 0, 0
         for s in chunk:
             kept = []

@@ -172,7 +172,7 @@ def test_the_generic_step_reads_the_tables_sparsely(vocab, loss, architecture):
 def test_the_cache_is_named_by_what_the_binary_depends_on(tmp_path, monkeypatch):
     compiler = build.find_compiler()
     name = build.entry_name(compiler)
-    assert name.startswith(f"word2vec_sgd-{tf.__version__}-") and name.endswith(".so")
+    assert name.startswith(f"tfw2v_ops-{tf.__version__}-") and name.endswith(".so")
     monkeypatch.setenv("TFW2V_KERNEL_CACHE", str(tmp_path / "mine"))
     assert build.cache_dir() == tmp_path / "mine"
     monkeypatch.delenv("TFW2V_KERNEL_CACHE")
@@ -201,11 +201,16 @@ NO_COMPILER = textwrap.dedent("""
         Word2Vec(vocab, dim=8, loss="ns", seed=1, fused=True).compile()
     except ValueError as e:
         result["fused_true_error"] = str(e)
+    try:
+        data.cbow_dataset(lines, vocab, fused=True)
+    except ValueError as e:
+        result["dataset_true_error"] = str(e)
     print(json.dumps(result))
 """)
 
 
 def test_without_a_compiler_auto_warns_once_and_trains_generically_and_true_names_the_compiler(tmp_path):
+    """The model and the pipeline both fall back under "auto", with one warning between them."""
     script = tmp_path / "no_compiler.py"
     script.write_text(NO_COMPILER)
     env = {**os.environ, "CXX": "/nonexistent/g++", "TFW2V_KERNEL_CACHE": str(tmp_path / "cache"),
@@ -218,6 +223,7 @@ def test_without_a_compiler_auto_warns_once_and_trains_generically_and_true_name
     assert "generic" in result["warnings"][0]
     assert np.all(np.isfinite(result["loss"])) and result["moved"] > 1e-3
     assert "/nonexistent/g++" in result["fused_true_error"]
+    assert "/nonexistent/g++" in result["dataset_true_error"]  # the pipeline's op: same library, same reason
     assert not any((tmp_path / "cache").glob("*.so"))
 
 

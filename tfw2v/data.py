@@ -3,8 +3,12 @@
 Every stage after the vocabulary runs in-graph::
 
     lines ─► chunks of lines ─► tokens ─► phrases joined (optional) ─► ids (OOV dropped) ─► subsample (redrawn per epoch)
-          ─► blocks of ``block_size`` centre words with a ``window``-word halo on each side
-          ─► windows (shrunk uniformly in [1, window], never across a sentence end) ─► examples ─► batches
+          ─► half-windows (shrunk uniformly in [1, window]) ─► blocks of ``block_size`` centre words with a
+             ``window``-word halo on each side ─► examples (never across a sentence end) ─► batches
+
+The examples stage, the pipeline's costliest, runs as one fused C++ op when it can be built
+(:func:`tfw2v.kernels.context_examples`, chosen by ``fused`` as ``Word2Vec`` chooses its kernel);
+:func:`context_examples` is its TF definition, the reference and the fallback, and the two streams are equal.
 
 One example format serves both architectures (``I`` input slots, ``T`` label slots)::
 
@@ -20,7 +24,8 @@ Skip-gram: ``I = 1`` (the centre word), ``T = 2·window`` (its context words, we
 Sentences are never cut: a long line is split into blocks whose halos carry the neighbouring words, so a
 window reaches across a block boundary exactly as it would without blocks. Randomness comes from
 ``tf.data.Dataset.random(seed, rerandomize_each_iteration=True)`` feeding stateless ops: each epoch draws
-new subsampling and window sizes, yet the whole stream is a function of ``seed``.
+new subsampling and window sizes, yet the whole stream is a function of ``seed``: chunk ``k`` takes the ``k``-th
+value ``r`` of it, subsampling draws from stream ``(r, 0)`` and the kept words' half-windows from ``(r, 1)``.
 
 ``words`` spreads each chunk's corpus tokens (including out-of-vocabulary ones) evenly over the examples
 the chunk produced, so summing ``words`` over what a model consumed counts corpus words read — the unit of
@@ -43,6 +48,7 @@ from tfw2v.text.vocabulary import Vocabulary
 
 LINES_PER_CHUNK = 256
 BLOCK_SIZE = 2048
+BLOCKS_PER_CALL = 8  # blocks windowed per call of the examples stage: ~16k examples, ~1.4 MB
 
 Architecture = Literal["skipgram", "cbow"]
 
@@ -79,6 +85,7 @@ def examples_dataset(
     num_shards: int = 1,
     shard_index: int = 0,
     drop_remainder: bool = False,
+    fused: bool | Literal["auto"] = "auto",
 ) -> tf.data.Dataset:
     """Examples of ``architecture`` from ``sources``: the pipeline behind both public constructors.
 
@@ -96,8 +103,12 @@ def examples_dataset(
         defaults to the vocabulary's.
       num_shards, shard_index: this worker's share of the blocks (multi-worker training).
       drop_remainder: drop the last, short batch of every epoch.
+      fused: window the blocks with the fused C++ op (``"auto"``: when it can be built, else with one warning
+        per process the TF ops; ``True``: the op or ``ValueError`` naming why not; ``False``: the TF ops). The
+        stream is the same either way.
     """
     _check_parameters(architecture, window, sample, batch_size, num_shards, shard_index)
+    windowing = _examples_stage(fused)
     tokenizer = tokenizer or vocab.tokenizer
     phrases = vocab.phrases if phrases is None else phrases
     if seed is None:
@@ -117,24 +128,16 @@ def examples_dataset(
         sentence = tf.cast(tf.boolean_mask(tokens.value_rowids(), known), tf.int32)
         keep = subsample_mask(ids, keep_probability, _seed_pair(chunk_seed, 0))
         ids, sentence = tf.boolean_mask(ids, keep), tf.boolean_mask(sentence, keep)
-        blocks = split_blocks(ids, sentence, BLOCK_SIZE, window)
+        half_windows = shrunk_windows(tf.shape(ids)[0], window, _seed_pair(chunk_seed, 1))
+        blocks = split_blocks(ids, sentence, half_windows, BLOCK_SIZE, window)
         num_blocks = tf.shape(blocks["ids"])[0]
         chunk_words = tf.cast(tf.size(tokens.flat_values), tf.float32)
         kept = tf.cast(tf.maximum(tf.shape(ids)[0], 1), tf.float32)
         blocks["words_per_centre"] = tf.fill([num_blocks], chunk_words / kept)
-        blocks["seed"] = tf.stack(
-            [tf.fill([num_blocks], chunk_seed), tf.range(tf.cast(num_blocks, tf.int64)) + 1], axis=1
-        )
         return blocks
 
-    def block_examples(block: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        half_windows = shrunk_windows(BLOCK_SIZE, window, block["seed"])
-        if architecture == "skipgram":
-            examples = skipgram_examples(block["ids"], block["sentence"], half_windows, window)
-        else:
-            examples = cbow_examples(block["ids"], block["sentence"], half_windows, window, cbow_mean)
-        examples["words"] = tf.fill(tf.shape(examples["inputs"])[:1], block["words_per_centre"])
-        return examples
+    def blocks_examples(blocks: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        return windowing(blocks, architecture, window, cbow_mean)
 
     randomness = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
     blocks = (
@@ -145,14 +148,15 @@ def examples_dataset(
     if num_shards > 1:
         blocks = blocks.shard(num_shards, shard_index)
     dataset = (
-        blocks.map(block_examples, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        blocks.batch(BLOCKS_PER_CALL)
+        .map(blocks_examples, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         .rebatch(batch_size, drop_remainder=drop_remainder)
         .prefetch(tf.data.AUTOTUNE)
     )
     if num_shards == 1:  # what a multi-worker fit needs to give each worker its own share (see ``worker_shard``)
         dataset._tfw2v_pipeline = (functools.partial(
             examples_dataset, sources, vocab, architecture, window=window, sample=sample, seed=seed,
-            cbow_mean=cbow_mean, tokenizer=tokenizer, phrases=phrases, drop_remainder=drop_remainder,
+            cbow_mean=cbow_mean, tokenizer=tokenizer, phrases=phrases, drop_remainder=drop_remainder, fused=fused,
         ), batch_size)
     return dataset
 
@@ -179,9 +183,10 @@ def worker_shard(dataset: tf.data.Dataset, num_workers: int, worker: int) -> tf.
 
 def read_by_tensorflow(dataset: tf.data.Dataset) -> tf.data.Dataset:
     """A pipeline made by :func:`examples_dataset` built again with its files read by
-    :func:`tfw2v.text.corpus.text_lines` (``TextLineDataset``) instead of a Python generator, so that a remote
-    worker of a ``ParameterServerStrategy`` can run it. On a corpus of ordinary lines (a chunk of
-    :data:`LINES_PER_CHUNK` lines under ``corpus.CHUNK_BYTES``) it is the same stream; lines are read whole.
+    :func:`tfw2v.text.corpus.text_lines` (``TextLineDataset``) instead of a Python generator, and with the TF
+    examples stage instead of the fused op, so that a remote worker of a ``ParameterServerStrategy`` can run it
+    with core TensorFlow alone. On a corpus of ordinary lines (a chunk of :data:`LINES_PER_CHUNK` lines under
+    ``corpus.CHUNK_BYTES``) it is the same stream; lines are read whole.
 
     ``ValueError`` when ``dataset`` is not such a pipeline (see :func:`can_shard`).
     """
@@ -189,7 +194,7 @@ def read_by_tensorflow(dataset: tf.data.Dataset) -> tf.data.Dataset:
     sources, *rest = rebuild.args
     if not isinstance(sources, tf.data.Dataset):
         sources = corpus.text_lines(sources)
-    return rebuild.func(sources, *rest, **{**rebuild.keywords, "batch_size": batch_size})
+    return rebuild.func(sources, *rest, **{**rebuild.keywords, "batch_size": batch_size, "fused": False})
 
 
 def _pipeline_of(dataset: tf.data.Dataset) -> tuple[functools.partial, int]:
@@ -226,17 +231,20 @@ def subsample_mask(ids: tf.Tensor, keep_probability: tf.Tensor, seed: tf.Tensor)
     return tf.gather(keep_probability, ids) >= u
 
 
-def shrunk_windows(n: int, window: int, seed: tf.Tensor) -> tf.Tensor:
+def shrunk_windows(n: int | tf.Tensor, window: int, seed: tf.Tensor) -> tf.Tensor:
     """The effective half-window of ``n`` centre words, uniform on ``[1, window]`` (word2vec.c's
     ``window - (next_random % window)``)."""
     return tf.random.stateless_uniform([n], seed=seed, minval=1, maxval=window + 1, dtype=tf.int32)
 
 
-def split_blocks(ids: tf.Tensor, sentence: tf.Tensor, block_size: int, window: int) -> dict[str, tf.Tensor]:
-    """Cut a word stream into ``[blocks, block_size + 2·window]`` windows of ids and sentence numbers.
+def split_blocks(ids: tf.Tensor, sentence: tf.Tensor, half_windows: tf.Tensor, block_size: int,
+                 window: int) -> dict[str, tf.Tensor]:
+    """Cut a word stream into blocks: ``ids`` and ``sentence`` ``[blocks, block_size + 2·window]``, the
+    ``half_windows`` of the block's centre words ``[blocks, block_size]``.
 
     Block ``j`` holds centre positions ``[j·L, (j+1)·L)`` in its middle and ``window`` words of halo on
-    each side; positions outside the stream get sentence ``-1`` (never a valid centre or context).
+    each side; positions outside the stream get sentence ``-1`` (never a valid centre or context) and
+    half-window 0.
     """
     n = tf.shape(ids)[0]
     num_blocks = (n + block_size - 1) // block_size
@@ -244,59 +252,70 @@ def split_blocks(ids: tf.Tensor, sentence: tf.Tensor, block_size: int, window: i
     positions = tf.range(num_blocks)[:, None] * block_size + span[None, :]
     inside = (positions >= 0) & (positions < n)
     safe = tf.clip_by_value(positions, 0, tf.maximum(n - 1, 0))
+    centres = tf.pad(half_windows, [[0, num_blocks * block_size - n]])
     return {
         "ids": tf.where(inside, tf.gather(ids, safe), 0),
         "sentence": tf.where(inside, tf.gather(sentence, safe), -1),
+        "half_windows": tf.reshape(centres, [num_blocks, block_size]),
     }
 
 
 def context_matrix(
     ids: tf.Tensor, sentence: tf.Tensor, half_windows: tf.Tensor, window: int
 ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-    """For the ``L`` centre positions of one block: centre ids ``[L]``, context ids ``[L, 2w]`` and the
-    context mask ``[L, 2w]`` (inside the shrunk window, in the centre's sentence, centre not padding)."""
-    length = tf.shape(ids)[0] - 2 * window
+    """For the ``L`` centre positions of each of ``N`` blocks (``ids``, ``sentence`` ``[N, L + 2w]``,
+    ``half_windows`` ``[N, L]``): centre ids ``[N·L]``, context ids ``[N·L, 2w]`` and the context mask
+    ``[N·L, 2w]`` (inside the shrunk window, in the centre's sentence, centre not padding), block by block."""
+    length = tf.shape(ids)[1] - 2 * window
     offsets = tf.concat([tf.range(-window, 0), tf.range(1, window + 1)], axis=0)
-    centre = tf.range(length) + window
-    where = centre[:, None] + offsets[None, :]
-    centre_sentence = sentence[window : window + length]
-    context_ids = tf.gather(ids, where)
-    mask = (tf.gather(sentence, where) == centre_sentence[:, None]) & (
-        tf.abs(offsets)[None, :] <= half_windows[:, None]
+    where = (tf.range(length) + window)[:, None] + offsets[None, :]
+    centre_sentence = sentence[:, window : window + length]
+    mask = (tf.gather(sentence, where, axis=1) == centre_sentence[..., None]) & (
+        tf.abs(offsets) <= half_windows[..., None]
     )
-    mask &= (centre_sentence >= 0)[:, None]
-    return ids[window : window + length], context_ids, mask
+    mask &= (centre_sentence >= 0)[..., None]
+    slots = 2 * window
+    return (tf.reshape(ids[:, window : window + length], [-1]),
+            tf.reshape(tf.gather(ids, where, axis=1), [-1, slots]), tf.reshape(mask, [-1, slots]))
 
 
-def skipgram_examples(
-    ids: tf.Tensor, sentence: tf.Tensor, half_windows: tf.Tensor, window: int
-) -> dict[str, tf.Tensor]:
-    """One example per centre word that has at least one context word: label weights ``1/m``."""
-    centre, context, mask = context_matrix(ids, sentence, half_windows, window)
-    weights = _row_normalise(mask)
+def context_examples(blocks: dict[str, tf.Tensor], architecture: Architecture, window: int,
+                     cbow_mean: bool = True) -> dict[str, tf.Tensor]:
+    """The examples of ``blocks`` (:func:`split_blocks`'s, with ``words_per_centre`` ``[N]``): one per centre word
+    with ``m >= 1`` context words, block by block. Skip-gram: the centre is the input and its context the label,
+    weight ``1/m`` each; CBOW: the context is the input (weight ``1/m`` for the mean, 1 for the sum) and the
+    centre the label. Padding slots hold id 0 at weight 0. :func:`tfw2v.kernels.context_examples` computes the
+    same in one op."""
+    centre, context, mask = context_matrix(blocks["ids"], blocks["sentence"], blocks["half_windows"], window)
     has_context = tf.reduce_any(mask, axis=1)
-    return {
-        "inputs": tf.boolean_mask(centre, has_context)[:, None],
-        "input_weights": tf.ones_like(tf.boolean_mask(centre, has_context), tf.float32)[:, None],
-        "labels": tf.boolean_mask(tf.where(mask, context, 0), has_context),
-        "label_weights": tf.boolean_mask(weights, has_context),
-    }
+    weights = _row_normalise(mask) if architecture == "skipgram" or cbow_mean else tf.cast(mask, tf.float32)
+    centre = tf.boolean_mask(centre, has_context)[:, None]
+    context = tf.boolean_mask(tf.where(mask, context, 0), has_context)
+    weights = tf.boolean_mask(weights, has_context)
+    ones = tf.ones_like(centre, tf.float32)
+    words = tf.repeat(blocks["words_per_centre"], tf.shape(blocks["half_windows"])[1])
+    words = tf.boolean_mask(words, has_context)
+    if architecture == "skipgram":
+        return {"inputs": centre, "input_weights": ones, "labels": context, "label_weights": weights, "words": words}
+    return {"inputs": context, "input_weights": weights, "labels": centre, "label_weights": ones, "words": words}
 
 
-def cbow_examples(
-    ids: tf.Tensor, sentence: tf.Tensor, half_windows: tf.Tensor, window: int, cbow_mean: bool = True
-) -> dict[str, tf.Tensor]:
-    """One example per centre word with at least one context word: the context predicts the centre."""
-    centre, context, mask = context_matrix(ids, sentence, half_windows, window)
-    has_context = tf.reduce_any(mask, axis=1)
-    weights = _row_normalise(mask) if cbow_mean else tf.cast(mask, tf.float32)
-    centre = tf.boolean_mask(centre, has_context)
-    return {
-        "inputs": tf.boolean_mask(tf.where(mask, context, 0), has_context),
-        "input_weights": tf.boolean_mask(weights, has_context),
-        "labels": centre[:, None],
-        "label_weights": tf.ones_like(centre, tf.float32)[:, None],
-    }
+def _examples_stage(fused: bool | str):
+    """The examples stage ``fused`` picks: the C++ op, or :func:`context_examples`."""
+    if fused not in (True, False, "auto"):
+        raise ValueError(f"fused={fused!r}: expected 'auto', True or False")
+    if fused is False:
+        return context_examples
+    from tfw2v import kernels
+
+    if fused is True:
+        try:
+            kernels.library()
+        except kernels.KernelUnavailable as e:
+            raise ValueError(f"fused=True, but the pipeline's op cannot be built here: {e}") from None
+    elif not kernels.available():  # warns, once per process
+        return context_examples
+    return lambda blocks, architecture, window, cbow_mean: kernels.context_examples(blocks, architecture, cbow_mean)
 
 
 def _row_normalise(mask: tf.Tensor) -> tf.Tensor:

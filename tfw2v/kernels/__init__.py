@@ -1,4 +1,5 @@
-"""The fused CPU training kernel: one batch of word2vec.c's SGD, in place on the embedding tables.
+"""The fused CPU ops: one batch of word2vec.c's SGD in place on the embedding tables (:func:`sgd_step`), and the
+input pipeline's windowing stage (:func:`context_examples`).
 
 The generic path computes a batch's loss with TF ops, differentiates it and applies the summed gradients; every
 stage is a memory-bound pass over ``[B, T+1+K, D]`` rows. The fused op (``word2vec_sgd.cc``) instead walks the
@@ -14,11 +15,15 @@ results vary in the last bits from run to run.
 
 :func:`library` builds the op at first use (:mod:`tfw2v.kernels.build`) and remembers the outcome: the op
 module, or the :class:`KernelUnavailable` that says why there is none.
+
+:func:`context_examples` (``word2vec_examples.cc``) turns blocks of subsampled ids into examples in one pass, equal
+bit for bit to :func:`tfw2v.data.context_examples`, the TF definition, which runs where the library cannot.
 """
 
 from __future__ import annotations
 
 import threading
+import warnings
 from typing import Literal
 
 import numpy as np
@@ -31,6 +36,7 @@ OBJECTIVES = FUSED_OBJECTIVES
 
 _lock = threading.Lock()
 _outcome: list = []  # [module] or [KernelUnavailable], once tried
+_warned: list = []  # [True] once the fallback has been announced
 
 
 @tf.autograph.experimental.do_not_convert
@@ -47,6 +53,23 @@ def library():
     if isinstance(_outcome[0], KernelUnavailable):
         raise _outcome[0]
     return _outcome[0]
+
+
+def available() -> bool:
+    """Whether the op library loads here (built at first use). When it cannot, the first call in the process
+    warns, once for training and the pipeline together, that the generic TensorFlow paths run instead."""
+    try:
+        library()
+    except KernelUnavailable as e:
+        with _lock:
+            first = not _warned
+            _warned.append(True)
+        if first:
+            warnings.warn(f"tfw2v: the fused C++ ops cannot be built here: {e}; training and the input pipeline run "
+                          "on the generic TensorFlow path instead (several times slower). Install a C++ compiler "
+                          "(g++) or set CXX to use them.", RuntimeWarning, stacklevel=3)
+        return False
+    return True
 
 
 @tf.autograph.experimental.do_not_convert
@@ -120,4 +143,16 @@ def sgd_step(
     )
 
 
-__all__ = ["OBJECTIVES", "KernelUnavailable", "library", "sgd_step"]
+@tf.autograph.experimental.do_not_convert
+def context_examples(blocks: dict[str, tf.Tensor], architecture: Literal["skipgram", "cbow"],
+                     cbow_mean: bool = True) -> dict[str, tf.Tensor]:
+    """The examples of ``blocks`` (``ids``, ``sentence`` ``[N, L + 2w]``, ``half_windows`` ``[N, L]``,
+    ``words_per_centre`` ``[N]``), as :func:`tfw2v.data.context_examples` defines them."""
+    outputs = library().word2_vec_examples(
+        ids=blocks["ids"], sentence=blocks["sentence"], half_windows=blocks["half_windows"],
+        words_per_centre=blocks["words_per_centre"], architecture=architecture, cbow_mean=cbow_mean,
+    )
+    return dict(zip(("inputs", "input_weights", "labels", "label_weights", "words"), outputs))
+
+
+__all__ = ["OBJECTIVES", "KernelUnavailable", "available", "context_examples", "library", "sgd_step"]

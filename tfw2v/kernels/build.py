@@ -1,12 +1,12 @@
-"""Build the fused kernel where it runs: compiled at first use against the installed TensorFlow, then cached.
+"""Build the fused ops where they run: compiled at first use against the installed TensorFlow, then cached.
 
-The C++ source ships inside the package (``word2vec_sgd.cc``). The first process that needs the kernel compiles
-it with the compiler and flags that ``tf.sysconfig`` reports (plus ``-O3 -march=native``), which takes about
+The C++ sources ship inside the package (``word2vec_sgd.cc``, the training step, and ``word2vec_examples.cc``,
+the pipeline's windowing), built into one library. The first process that needs it compiles them with the compiler and flags that ``tf.sysconfig`` reports (plus ``-O3 -march=native``), which takes about
 25 s; every later process loads the cached library. Nothing is fetched from the network.
 
 Cache: ``$TFW2V_KERNEL_CACHE``, else ``$XDG_CACHE_HOME/tfw2v/kernels``, else ``~/.cache/tfw2v/kernels``. An
 entry is named by a hash of everything the binary depends on: the TensorFlow version and its flags, our flags,
-the source, the compiler's version and the CPU (model and feature flags), so a change of any of them builds a
+the sources, the compiler's version and the CPU (model and feature flags), so a change of any of them builds a
 new entry. Builds write a temporary file and rename it into place under a file lock, so concurrent processes
 neither clash nor load half-written files. An entry that fails to load (truncated, corrupt) is rebuilt once.
 """
@@ -21,7 +21,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-SOURCE = Path(__file__).with_name("word2vec_sgd.cc")
+SOURCES = tuple(Path(__file__).with_name(name) for name in ("word2vec_sgd.cc", "word2vec_examples.cc"))
 OPTIMISATION_FLAGS = ("-O3", "-march=native", "-fopenmp-simd", "-fPIC", "-shared")
 COMPILER_CANDIDATES = ("g++", "c++", "clang++")
 
@@ -70,7 +70,7 @@ def compile_command(compiler: str, output: Path) -> list[str]:
     flags = list(OPTIMISATION_FLAGS)
     if "avx512_fp16" in _cpu_description().split():  # /proc/cpuinfo spells it so
         flags.append("-mno-avx512fp16")  # Eigen's headers do not compile with AVX512-FP16 enabled
-    return [compiler, *tf.sysconfig.get_compile_flags(), *flags, str(SOURCE), "-o", str(output),
+    return [compiler, *tf.sysconfig.get_compile_flags(), *flags, *map(str, SOURCES), "-o", str(output),
             *tf.sysconfig.get_link_flags()]
 
 
@@ -88,8 +88,9 @@ def entry_name(compiler: str) -> str:
     for part in (tf.__version__, " ".join(compile_command(compiler, Path("out"))), _compiler_version(compiler),
                  _cpu_description()):
         digest.update(part.encode() + b"\0")
-    digest.update(SOURCE.read_bytes())
-    return f"word2vec_sgd-{tf.__version__}-{digest.hexdigest()[:16]}.so"
+    for source in SOURCES:
+        digest.update(source.read_bytes())
+    return f"tfw2v_ops-{tf.__version__}-{digest.hexdigest()[:16]}.so"
 
 
 def build(compiler: str, target: Path) -> None:
@@ -105,7 +106,8 @@ def build(compiler: str, target: Path) -> None:
         temporary.unlink(missing_ok=True)
         lines = result.stderr.strip().splitlines() or ["(no output)"]
         first_error = next((line for line in lines if "error" in line), lines[-1])
-        raise KernelUnavailable(f"compiling {SOURCE.name} with {compiler} failed (exit {result.returncode}): "
+        names = " and ".join(source.name for source in SOURCES)
+        raise KernelUnavailable(f"compiling {names} with {compiler} failed (exit {result.returncode}): "
                                 f"{first_error.strip()}")
     os.replace(temporary, target)
 

@@ -54,7 +54,8 @@ def make_dataset(recipe: Recipe, files: list[str], vocab, seed: int):
     from tfw2v import data
 
     m, t = recipe["model"], recipe["training"]
-    common = dict(window=t["window"], sample=t["sample"], batch_size=t["batch_size"], seed=seed)
+    common = dict(window=t["window"], sample=t["sample"], batch_size=t["batch_size"], seed=seed,
+                  fused=recipes.FUSED_CHOICES[t["fused"]])
     if m["architecture"] == "cbow":
         return data.cbow_dataset(files, vocab, cbow_mean=m["cbow_mean"], **common)
     return data.skipgram_dataset(files, vocab, **common)

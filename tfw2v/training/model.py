@@ -348,15 +348,13 @@ class Word2Vec(keras.Model):
         so does ``share_negatives="pair"`` (which only the kernel draws) whenever the kernel cannot train."""
         obstacle = "fused=False" if self.fused is False else self._fused_kernel_obstacle(optimizer, jit_compile)
         pairs_required = getattr(self.objective, "share_negatives", None) == "pair"
-        if obstacle is None:
+        if obstacle is None and (self.fused is True or pairs_required):
             try:
                 kernels.library()
             except kernels.KernelUnavailable as e:
                 obstacle = f"the kernel cannot be built here: {e}"
-                if self.fused == "auto" and not pairs_required:
-                    warnings.warn(f"tfw2v: {obstacle}; training on the generic TensorFlow path instead (several "
-                                  "times slower). Install a C++ compiler (g++) or set CXX to use the fused kernel.",
-                                  RuntimeWarning, stacklevel=3)
+        elif obstacle is None and not kernels.available():  # warns, once per process
+            obstacle = "the kernel cannot be built here"
         if obstacle is None:
             return True
         if pairs_required:

@@ -126,8 +126,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("training", "steps_per_execution", "int", 32, "train steps per call into TensorFlow", minimum=1,
            resumable=True),
     Option("training", "jit_compile", "bool", False, "compile the train step with XLA", resumable=True),
-    Option("training", "fused", "str", "auto", "training path: the fused C++ kernel (on), the generic TensorFlow "
-           "path (off), or the kernel when its conditions hold (auto)", choices=tuple(FUSED_CHOICES), resumable=True),
+    Option("training", "fused", "str", "auto", "training path: the fused C++ ops, for the train step and the "
+           "pipeline's windowing (on), the generic TensorFlow ops (off), or each op where its conditions hold "
+           "(auto)", choices=tuple(FUSED_CHOICES), resumable=True),
     Option("training", "strategy", "str", "none", "train in one process (none), or as a TF_CONFIG cluster: "
            "synchronous workers (multi_worker) or a coordinator with tables on parameter servers "
            "(parameter_server)", choices=STRATEGIES, resumable=True),
