@@ -144,6 +144,29 @@ def test_bad_ids_are_refused_with_the_tables_unchanged(vocab, where):
     np.testing.assert_array_equal(model.objective.output_embeddings.numpy(), before[1])
 
 
+@pytest.mark.parametrize("architecture", ["skipgram", "cbow"])
+@pytest.mark.parametrize("where", ["hs_points", "hs_lengths"])
+def test_a_bad_huffman_path_of_a_target_is_refused_with_the_tables_unchanged(vocab, architecture, where):
+    """The op checks the paths of the batch's targets (skip-gram: the centres; CBOW: the labels)."""
+    model = Word2Vec(vocab, dim=8, architecture=architecture, loss="hs", seed=1)
+    model.compile()
+    model.objective.output_embeddings.assign(tf.random.normal([V, 8], seed=2))
+    before = [model.input_embeddings.numpy().copy(), model.objective.output_embeddings.numpy().copy()]
+    batch = {key: value.numpy() for key, value in example_batch(architecture).items()}
+    tree = model.objective.tree
+    points, codes, lengths = tree.points.copy(), tree.codes, tree.lengths.copy()
+    target = int((batch["inputs"] if architecture == "skipgram" else batch["labels"]).reshape(-1)[-1])
+    if where == "hs_points":
+        points[target, lengths[target] - 1] = V
+    else:
+        lengths[target] = points.shape[1] + 1
+    with pytest.raises(tf.errors.InvalidArgumentError, match=f"{where}.*{V if where == 'hs_points' else ''}"):
+        kernels.sgd_step(model.input_embeddings, model.objective.output_embeddings, batch, np.zeros([3, 0], np.int32),
+                         0.5, architecture=architecture, objective="hs", huffman=(points, codes, lengths))
+    np.testing.assert_array_equal(model.input_embeddings.numpy(), before[0])
+    np.testing.assert_array_equal(model.objective.output_embeddings.numpy(), before[1])
+
+
 def test_a_reader_of_the_table_keeps_the_values_it_read(vocab):
     """An in-place update must not change a tensor that was read from the variable before it."""
     model = Word2Vec(vocab, dim=8, loss="ns", seed=1)

@@ -12,10 +12,10 @@
 //   E[x] += e                                   (CBOW: every context row gets the full e)
 //
 // σ is word2vec.c's: clamped to 0/1 outside [-6, 6] (HS skips such nodes, as word2vec.c does), read from
-// a table with linear interpolation. A negative equal to the positive is skipped. Every id is checked
-// before any write: a bad id raises InvalidArgument and leaves the tables untouched. The loss (a table
-// softplus, accumulated in float) is returned per example, weighted by the label weights like the generic
-// path's ``L_b = Σ_t w_bt ℓ_t``.
+// a table with linear interpolation. A negative equal to the positive is skipped. Every id the step reads
+// (the batch's ids, the noise ids it may draw, the Huffman paths of its targets) is checked before any write:
+// a bad id raises InvalidArgument and leaves the tables untouched. The loss (a table softplus, accumulated in
+// float) is returned per example, weighted by the label weights like the generic path's ``L_b = Σ_t w_bt ℓ_t``.
 
 #define EIGEN_USE_THREADS
 
@@ -349,10 +349,6 @@ class Word2VecSgdOp : public OpKernel {
       t.codes = codes.flat<int32_t>().data();
       t.lengths = lengths.flat<int32_t>().data();
       t.path_width = static_cast<int>(points.dim_size(1));
-      OP_REQUIRES_OK(ctx, CheckIds(points, vocab, "hs_points"));
-      for (int64_t w = 0; w < vocab; ++w)
-        OP_REQUIRES(ctx, t.lengths[w] >= 0 && t.lengths[w] <= t.path_width,
-                    InvalidArgument("hs_lengths[", w, "] = ", t.lengths[w], " is outside [0, ", t.path_width, "]"));
     } else if (pair_negatives_ > 0) {
       OP_REQUIRES(ctx, negatives.dim_size(1) == 0,
                   InvalidArgument("with pair_negatives > 0 the op draws the negatives: negatives must be [B, 0]"));
@@ -370,6 +366,8 @@ class Word2VecSgdOp : public OpKernel {
     OP_REQUIRES_OK(ctx, CheckIds(inputs, vocab, "inputs"));
     OP_REQUIRES_OK(ctx, CheckIds(labels, vocab, "labels"));
     OP_REQUIRES_OK(ctx, CheckIds(negatives, vocab, "negatives"));
+    // Only the paths of this batch's targets are read (a per-step check of all V paths cost HS ~1 ms a step).
+    if (objective_ == Objective::kHs) OP_REQUIRES_OK(ctx, CheckPaths(t, skipgram_ ? inputs : labels, vocab));
 
     // Every check passed: from here on the tables are written.
     OP_REQUIRES_OK(ctx, PrepareToUpdate(ctx, input_table));
@@ -524,6 +522,23 @@ class Word2VecSgdOp : public OpKernel {
       if (flat(i) < 0 || flat(i) >= vocab)
         return InvalidArgument(name, " holds id ", flat(i), " at flat position ", i, ", outside the vocabulary [0, ",
                                vocab, "); no table was changed");
+    }
+    return absl::OkStatus();
+  }
+
+  // The Huffman paths of `targets`: each length within [0, L] and each inner node within [0, V).
+  static absl::Status CheckPaths(const Tables& t, const Tensor& targets, int64_t vocab) {
+    const auto flat = targets.flat<int32_t>();
+    for (int64_t i = 0; i < flat.size(); ++i) {
+      const int32_t w = flat(i);
+      if (t.lengths[w] < 0 || t.lengths[w] > t.path_width)
+        return InvalidArgument("hs_lengths[", w, "] = ", t.lengths[w], " is outside [0, ", t.path_width,
+                               "]; no table was changed");
+      const int32_t* points = t.points + static_cast<int64_t>(w) * t.path_width;
+      for (int j = 0; j < t.lengths[w]; ++j)
+        if (points[j] < 0 || points[j] >= vocab)
+          return InvalidArgument("hs_points holds id ", points[j], " on the path of word ", w,
+                                 ", outside the vocabulary [0, ", vocab, "); no table was changed");
     }
     return absl::OkStatus();
   }
