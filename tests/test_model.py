@@ -156,7 +156,23 @@ def test_embeddings_and_most_similar(vocab):
     assert cosines[0] == pytest.approx(float(np.max(np.delete(unit @ unit[3], 3))), abs=1e-6)
 
 
-@pytest.mark.parametrize("bad", [dict(dim=0), dict(architecture="glove"), dict(alpha=-1.0), dict(loss="nope")])
+@pytest.mark.parametrize("init_scale", [0.5, 1.0])
+def test_input_rows_start_uniform_within_init_scale_over_dim(vocab, init_scale):
+    """Input rows ~ U[-s/D, s/D): inside the range, spread over it (mean |x| = s/2D), output rows at zero."""
+    dim = 50
+    model = Word2Vec(vocab, dim=dim, seed=3, init_scale=init_scale)
+    rows = model.embeddings
+    bound = init_scale / dim
+    assert np.abs(rows).max() <= bound and np.abs(rows).max() > 0.99 * bound
+    # |x| ~ U[0, s/D): mean s/2D, sd (s/D)/sqrt(12) per draw; over n draws the mean is within 5 sd of it.
+    sd = bound / np.sqrt(12 * rows.size)
+    assert abs(np.abs(rows).mean() - bound / 2) < 5 * sd
+    assert not np.any(model.objective.output_embeddings.numpy())
+    assert model.get_config()["init_scale"] == init_scale
+
+
+@pytest.mark.parametrize("bad", [dict(dim=0), dict(architecture="glove"), dict(alpha=-1.0), dict(loss="nope"),
+                                 dict(init_scale=0.0)])
 def test_bad_parameters_name_themselves(vocab, bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         Word2Vec(vocab, **bad)

@@ -23,7 +23,7 @@ NEW_WORD, SUBSTITUTED = "trois", "three"
 
 
 def fresh_bound(dim: int) -> float:
-    return 0.5 / dim
+    return 1.0 / dim  # Word2Vec's default init_scale
 
 
 # ---- Vocabulary.updated ---------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ def build_model(recipe: Recipe, vocab) -> Any:
     try:
         model = Word2Vec(
             vocab, dim=m["dim"], architecture=m["architecture"], loss=m["loss"], negatives=m["negatives"],
-            alpha=t["alpha"], seed=t["seed"], fused=recipes.FUSED_CHOICES[t["fused"]], **options,
+            alpha=t["alpha"], seed=t["seed"], init_scale=m["init_scale"], fused=recipes.FUSED_CHOICES[t["fused"]], **options,
         )
     except ValueError as e:
         raise RunError(f"cannot build the model: {e}") from None

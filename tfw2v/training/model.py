@@ -71,6 +71,9 @@ class Word2Vec(keras.Model):
       alpha: initial learning rate; default 0.025 (skip-gram) or 0.05 (CBOW).
       words_per_epoch: corpus words in one epoch (default ``vocab.corpus_words``), the unit of the schedule.
       seed: initialisation and negative-sampling seed.
+      init_scale: input rows start uniform in ``[-init_scale/dim, init_scale/dim)``, output rows at 0. The
+        default 1.0 is gensim 4's range; word2vec.c's is 0.5, which scored 0.25–0.5 analogy points lower in
+        every configuration measured (README, "Initialisation").
       fused: which training path :meth:`compile` picks, as ``keras.layers.LSTM`` picks cuDNN. ``"auto"`` uses
         the fused C++ kernel (:mod:`tfw2v.kernels`: word2vec.c's per-pair SGD in place, several times
         faster) when all its conditions hold — CPU tables, the default :class:`Word2VecSGD`, a loss in
@@ -94,6 +97,7 @@ class Word2Vec(keras.Model):
         alpha: float | None = None,
         words_per_epoch: int | None = None,
         seed: int | None = None,
+        init_scale: float = 1.0,
         fused: bool | Literal["auto"] = "auto",
         vocabulary_size: int | None = None,
         **loss_options: Any,
@@ -107,6 +111,8 @@ class Word2Vec(keras.Model):
             raise ValueError(f"dim={dim!r}: must be an integer >= 1")
         if alpha is not None and alpha <= 0:
             raise ValueError(f"alpha={alpha!r}: must be > 0")
+        if not init_scale > 0:  # also rejects NaN
+            raise ValueError(f"init_scale={init_scale!r}: must be > 0")
         if vocab is None and vocabulary_size is None:
             raise ValueError("vocab is required (vocabulary_size only stands in for it while a .keras file loads)")
         if vocab is not None and vocabulary_size not in (None, len(vocab)):
@@ -120,6 +126,7 @@ class Word2Vec(keras.Model):
         self.dim = int(dim)
         self.alpha = float(alpha if alpha is not None else DEFAULT_ALPHA[architecture])
         self.words_per_epoch = int(words_per_epoch)
+        self.init_scale = float(init_scale)
         self.loss_name = loss
         self.fused = fused
         #: Whether the fused kernel trains this model; decided by :meth:`compile`.
@@ -133,14 +140,14 @@ class Word2Vec(keras.Model):
         self._kernel_options: dict[str, Any] | None = None
         self._config = dict(vocabulary_size=size, dim=self.dim, architecture=architecture, loss=loss,
                             negatives=negatives, alpha=self.alpha, words_per_epoch=self.words_per_epoch, seed=seed,
-                            fused=fused, **loss_options)
+                            init_scale=self.init_scale, fused=fused, **loss_options)
         self.objective = losses.get(
             loss, vocab_size=size, dim=self.dim, counts=None if vocab is None else vocab.counts,
             negatives=negatives, seed=seed, **loss_options,
         )
         self.input_embeddings = add_table(
             self, "input_embeddings", (size, self.dim),
-            keras.initializers.RandomUniform(-0.5 / self.dim, 0.5 / self.dim, seed=seed),
+            keras.initializers.RandomUniform(-self.init_scale / self.dim, self.init_scale / self.dim, seed=seed),
         )
         self.words_seen = self.add_weight(
             shape=(), dtype="float64", initializer="zeros", trainable=False, aggregation="only_first_replica",

@@ -115,6 +115,8 @@ OPTIONS: tuple[Option, ...] = (
            "fresh negatives per pair (the fused kernel), per example or per batch; auto: pair on the kernel, "
            "example on the generic path", choices=SHARE_NEGATIVES),
     Option("model", "cbow_mean", "bool", True, "CBOW: mean of the context vectors (false: their sum)"),
+    Option("model", "init_scale", "float", 1.0, "input rows start uniform in [-s/dim, s/dim) (gensim 4: 1.0; "
+           "word2vec.c: 0.5)"),
     # [training]
     Option("training", "epochs", "int", 5, "passes over the corpus", minimum=1),
     Option("training", "window", "int", 5, "maximal half-window (shrunk uniformly per word)", minimum=1),

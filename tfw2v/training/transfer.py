@@ -35,8 +35,8 @@ def grown(model: Word2Vec, vocab: Vocabulary, **overrides: Any) -> Word2Vec:
 
     ``vocab`` must hold every token of ``model.vocabulary`` (as :meth:`Vocabulary.updated` makes it); ids may
     differ. Each old token's input row is copied to its new id, and so are its output row and bias for the
-    objectives whose output rows are words (every loss but ``"hs"``). New tokens start as word2vec.c starts a
-    word: an input row uniform in [-0.5/D, 0.5/D), zero output row and bias. Their input rows are drawn from a
+    objectives whose output rows are words (every loss but ``"hs"``). New tokens start as a fresh model starts a
+    word: an input row uniform in [-s/D, s/D) (``s``: the model's ``init_scale``), zero output row and bias. Their input rows are drawn from a
     stream of their own (``seed`` and the old vocabulary's size), not the one the old rows were drawn from:
     with the same ``seed``, the model's own initialiser would give new id ``i`` the starting values of the old
     model's row ``i``.
@@ -73,7 +73,7 @@ def grown(model: Word2Vec, vocab: Vocabulary, **overrides: Any) -> Word2Vec:
     table = np.empty(tuple(new.input_embeddings.shape), np.float32)
     table[new_ids] = model.input_embeddings.numpy()
     added = np.setdiff1d(np.arange(len(vocab)), new_ids)
-    table[added] = _fresh_rows(len(added), new.dim, config.get("seed"), len(model.vocabulary))
+    table[added] = _fresh_rows(len(added), new.dim, new.init_scale, config.get("seed"), len(model.vocabulary))
     new.input_embeddings.assign(table)
     if not isinstance(model.objective, HierarchicalSoftmax):
         _copy_rows(model.objective.output_embeddings, new.objective.output_embeddings, new_ids)
@@ -125,11 +125,11 @@ def from_vectors(
     return model
 
 
-def _fresh_rows(count: int, dim: int, seed: int | None, stream: int) -> np.ndarray:
-    """``[count, dim]`` float32 rows uniform in word2vec.c's ``[-0.5/dim, 0.5/dim)``, from the stream
-    ``(seed, stream)`` (fresh entropy when ``seed`` is None)."""
+def _fresh_rows(count: int, dim: int, scale: float, seed: int | None, stream: int) -> np.ndarray:
+    """``[count, dim]`` float32 rows uniform in ``[-scale/dim, scale/dim)``, from the stream ``(seed, stream)``
+    (fresh entropy when ``seed`` is None)."""
     rng = np.random.default_rng(None if seed is None else [int(seed), int(stream)])
-    return rng.uniform(-0.5 / dim, 0.5 / dim, (count, dim)).astype(np.float32)
+    return rng.uniform(-scale / dim, scale / dim, (count, dim)).astype(np.float32)
 
 
 def _copy_rows(source, target, target_ids: np.ndarray) -> None:
