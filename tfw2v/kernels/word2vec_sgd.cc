@@ -424,8 +424,10 @@ class Word2VecSgdOp : public OpKernel {
   };
 
   // The negatives of example `i`'s `pairs` pairs: drawn into `drawn` [pairs, K] (draw n = (i·P + p)·K + j for
-  // negative j of pair p, P = `pairs`), or the example's given row, shared (then `stride` is 0).
-  const int32_t* ExampleNegatives(const Batch& b, int64_t i, int pairs, int32_t* drawn, int* stride) const {
+  // negative j of pair p, P = `pairs`), or the example's given row, shared (then `stride` is 0). Only the pairs
+  // of positive `pair_weights` (all of them when it is null) are drawn: the padding slots are never trained.
+  const int32_t* ExampleNegatives(const Batch& b, int64_t i, int pairs, const float* pair_weights, int32_t* drawn,
+                                  int* stride) const {
     const int k = b.negatives_per_example;
     if (!b.draws_negatives) {
       *stride = 0;
@@ -433,7 +435,10 @@ class Word2VecSgdOp : public OpKernel {
     }
     *stride = k;
     const uint64_t first = static_cast<uint64_t>(i) * pairs * k;
-    for (int n = 0; n < pairs * k; ++n) drawn[n] = b.noise.Draw(first + n);
+    for (int p = 0; p < pairs; ++p) {
+      if (pair_weights != nullptr && !(pair_weights[p] > 0.0f)) continue;
+      for (int n = p * k; n < (p + 1) * k; ++n) drawn[n] = b.noise.Draw(first + n);
+    }
     return drawn;
   }
 
@@ -475,7 +480,7 @@ class Word2VecSgdOp : public OpKernel {
       const int32_t* labels = b.labels + i * pairs;
       const float* label_weights = b.label_weights + i * pairs;
       int stride = 0;
-      const int32_t* negatives = ExampleNegatives(b, i, pairs, drawn, &stride);
+      const int32_t* negatives = ExampleNegatives(b, i, pairs, label_weights, drawn, &stride);
       float loss = 0.0f;
       for (int j = 0; j < pairs; ++j) {
         // The rows of the pair two ahead are random rows of large tables: fetch them while these two train.
@@ -508,7 +513,7 @@ class Word2VecSgdOp : public OpKernel {
     }
     if (!any) return 0.0f;
     int stride = 0;
-    const int32_t* negatives = ExampleNegatives(b, i, 1, drawn, &stride);
+    const int32_t* negatives = ExampleNegatives(b, i, 1, nullptr, drawn, &stride);
     std::fill(error, error + d, 0.0f);
     const float loss = b.label_weights[i] * Pair(t, hidden, b.labels[i], negatives, k, lr, error, candidates, scores);
     for (int j = 0; j < b.inputs_per_example; ++j)
