@@ -1,8 +1,10 @@
 """tfw2v vs gensim on the same corpus, settings, cores and run: words/s, wall time, peak memory, quality.
 
 Run: ``python -m benchmarks.vs_gensim [--configs sg-ns cbow-ns sg-hs sg-ds] [--objectives] [--words N]
-[--max-size N] [--batch-size N] [--extra JSON]``. Results: ``benchmarks/results/vs_gensim[_N].json``
+[--max-size N] [--batch-size N] [--extra JSON] [--seeds S ...]``. Results: ``benchmarks/results/vs_gensim[_N].json``
 (``objectives[_N].json`` for ``--configs --objectives``); the README table is printed and stored under "table".
+``--seeds 1 2 3`` runs every config once per seed (both trainers take it; the seed is not a tuning), and adds
+the spread of the ratios and quality gaps over the seeds (``..._seeds_1_2_3.json``).
 
 What runs. Each trainer runs in its own child process (so its memory is its own), one after the other, on
 the same uncompressed copy of the corpus (``--words N``: its first N words). Settings: dim 100, window 5,
@@ -54,7 +56,7 @@ from benchmarks.common import SHARED_DATA, AnonPeakSampler, peak_rss_mib, prepar
 SETTINGS = dict(dim=100, window=5, negative=5, sample=1e-3, min_count=5, epochs=1)
 WORD2VEC_C_ALPHA = {"skipgram": 0.025, "cbow": 0.05}  # gensim's alpha here: word2vec.c's per-architecture rates
 GENSIM_WORKERS = 2
-SEED = 1
+SEED = 1  # the seed a run uses unless --seeds says otherwise
 CONFIGS = {  # name: (architecture, tfw2v objective, gensim objective)
     "sg-ns": ("skipgram", "ns", "ns"),
     "cbow-ns": ("cbow", "ns", "ns"),
@@ -100,7 +102,7 @@ def tfw2v_defaults() -> dict:
 
 
 def run_tfw2v(corpus: str, architecture: str, objective: str, batch_size: int | None, extra: dict,
-              max_size: int | None) -> dict:
+              max_size: int | None, seed: int = SEED) -> dict:
     memory = {"python_start_mib": peak_rss_mib()}
     sampler = AnonPeakSampler().start()
     start = time.perf_counter()
@@ -119,8 +121,8 @@ def run_tfw2v(corpus: str, architecture: str, objective: str, batch_size: int | 
             f"tfw2v's default {key}={defaults[key]!r} is not the benchmark's {SETTINGS[key]!r}: this benchmark "
             f"measures the API's defaults, so update SETTINGS (and gensim's) rather than passing {key}")
     vocab_options = {"min_count": SETTINGS["min_count"]} | ({"max_size": max_size} if max_size else {})
-    data_options = {"seed": SEED} | ({"batch_size": batch_size} if batch_size is not None else {})
-    model_options = {"architecture": architecture, "loss": objective, "seed": SEED, **extra}
+    data_options = {"seed": seed} | ({"batch_size": batch_size} if batch_size is not None else {})
+    model_options = {"architecture": architecture, "loss": objective, "seed": seed, **extra}
     make = data.skipgram_dataset if architecture == "skipgram" else data.cbow_dataset
     calls = [f"Vocabulary.build(corpus, {kwargs(vocab_options)})",
              f"data.{make.__name__}(corpus, vocab, {kwargs(data_options)})",
@@ -155,7 +157,7 @@ def kwargs(options: dict) -> str:
     return ", ".join(f"{key}={value!r}" for key, value in options.items())
 
 
-def run_gensim(corpus: str, architecture: str, objective: str) -> dict:
+def run_gensim(corpus: str, architecture: str, objective: str, seed: int = SEED) -> dict:
     memory = {"python_start_mib": peak_rss_mib()}
     sampler = AnonPeakSampler().start()
     start = time.perf_counter()
@@ -169,7 +171,7 @@ def run_gensim(corpus: str, architecture: str, objective: str) -> dict:
         vector_size=SETTINGS["dim"], alpha=WORD2VEC_C_ALPHA[architecture], window=SETTINGS["window"],
         sample=SETTINGS["sample"], min_count=SETTINGS["min_count"], workers=GENSIM_WORKERS,
         sg=int(architecture == "skipgram"), hs=int(objective == "hs"),
-        negative=0 if objective == "hs" else SETTINGS["negative"], epochs=SETTINGS["epochs"], seed=SEED,
+        negative=0 if objective == "hs" else SETTINGS["negative"], epochs=SETTINGS["epochs"], seed=seed,
     )
     model.build_vocab(sentences)
     vocab_seconds = time.perf_counter() - start
@@ -200,9 +202,9 @@ def child(args: argparse.Namespace) -> None:
     architecture, objective = args.architecture, args.objective
     if args.child == "tfw2v":
         record = run_tfw2v(args.corpus, architecture, objective, args.batch_size, json.loads(args.extra),
-                           args.max_size)
+                           args.max_size, args.seed)
     else:
-        record = run_gensim(args.corpus, architecture, objective)
+        record = run_gensim(args.corpus, architecture, objective, args.seed)
     record.update(architecture=architecture, objective=objective)
     vectors = record.pop("vectors")
     record.update(evaluate(vectors))
@@ -214,9 +216,10 @@ def child(args: argparse.Namespace) -> None:
 
 
 def spawn(trainer: str, corpus: str, architecture: str, objective: str, batch_size: int | None = None,
-          extra: dict | None = None, max_size: int | None = None) -> dict:
+          extra: dict | None = None, max_size: int | None = None, seed: int = SEED) -> dict:
     command = [sys.executable, "-m", "benchmarks.vs_gensim", "--child", trainer, "--corpus", corpus,
-               "--architecture", architecture, "--objective", objective, "--extra", json.dumps(extra or {})]
+               "--architecture", architecture, "--objective", objective, "--extra", json.dumps(extra or {}),
+               "--seed", str(seed)]
     command += (["--batch-size", str(batch_size)] if batch_size is not None else []) + (
         ["--max-size", str(max_size)] if max_size else [])
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -249,6 +252,27 @@ def ratio_row(name: str, ours: dict, theirs: dict) -> str:
             f"{delta('simlex999'):+.3f} | {delta('men'):+.3f} |")
 
 
+def spread(runs: list[dict]) -> dict:
+    """Mean, minimum and maximum over ``runs`` (one per seed) of the speed ratios and the analogy gap (pp)."""
+    measures = {
+        "speed_ratio_train": [r["speed_ratio_train"] for r in runs],
+        "speed_ratio_total": [r["speed_ratio_total"] for r in runs],
+        "analogy_gap_pp": [100 * (r["tfw2v"]["analogy"]["accuracy"] - r["gensim"]["analogy"]["accuracy"])
+                           for r in runs],
+    }
+    return {key: {"mean": sum(v) / len(v), "min": min(v), "max": max(v), "n": len(v)} for key, v in measures.items()}
+
+
+def spread_row(name: str, summary: dict) -> str:
+    def cell(key, unit, sign=""):
+        m = summary[key]
+        return f"{m['mean']:{sign}.2f}{unit} ({m['min']:{sign}.2f} to {m['max']:{sign}.2f})"
+
+    return (f"| *{name}, mean (min to max) over {summary['analogy_gap_pp']['n']} seeds* | "
+            f"{cell('speed_ratio_train', '×')} | {cell('speed_ratio_total', '×')} speed | | "
+            f"{cell('analogy_gap_pp', ' pp', '+')} | | | |")
+
+
 HEADER = ("| run | corpus words/s (train) | wall s incl. vocabulary | peak MiB | analogy % | WS353 ρ | SimLex ρ "
           "| MEN ρ |\n"
           "|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -270,6 +294,9 @@ def main() -> None:
                         help="tfw2v vocabulary cap for --objectives (so that full softmax fits the time)")
     parser.add_argument("--extra", default="{}",
                         help="JSON of extra Word2Vec keyword arguments, e.g. '{\"fused\": false}' ('tuned' run)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[SEED],
+                        help="run every config once per seed, both trainers seeded alike (default: 1)")
+    parser.add_argument("--seed", type=int, default=SEED, help=argparse.SUPPRESS)
     parser.add_argument("--child", choices=("tfw2v", "gensim"), help=argparse.SUPPRESS)
     parser.add_argument("--corpus", help=argparse.SUPPRESS)
     parser.add_argument("--architecture", help=argparse.SUPPRESS)
@@ -298,24 +325,27 @@ def main() -> None:
     gensim_runs: dict = {}  # (architecture, objective) -> record: sg-ns and sg-ds share one gensim sg-ns run
     with tempfile.TemporaryDirectory() as scratch:
         corpus = prepare_corpus(args.words, Path(scratch))
-        for name in args.configs:
+        for seed, name in ((seed, name) for seed in args.seeds for name in args.configs):
             architecture, objective, peer_objective = CONFIGS[name]
             peer = f"{name.split('-')[0]}-{peer_objective}"
-            ours = spawn("tfw2v", corpus, architecture, objective, args.batch_size, extra)
-            if (architecture, peer_objective) not in gensim_runs:
-                gensim_runs[architecture, peer_objective] = spawn("gensim", corpus, architecture, peer_objective)
-            theirs = gensim_runs[architecture, peer_objective]
+            ours = spawn("tfw2v", corpus, architecture, objective, args.batch_size, extra, seed=seed)
+            if (architecture, peer_objective, seed) not in gensim_runs:
+                gensim_runs[architecture, peer_objective, seed] = spawn("gensim", corpus, architecture,
+                                                                        peer_objective, seed=seed)
+            theirs = gensim_runs[architecture, peer_objective, seed]
             run = {"tfw2v": ours, "gensim": theirs, "gensim_peer": peer,
                    "speed_ratio_train": ours["words_per_s"] / theirs["words_per_s"],
                    "speed_ratio_total": ours["words_per_s_total"] / theirs["words_per_s_total"],
                    "peak_rss_ratio": ours["peak_rss_mib"] / theirs["peak_rss_mib"]}
             if peer != name:
                 run["note"] = f"gensim has no '{objective}' objective; compared with gensim {peer}"
-            results["runs"][name] = run
+            run["seed"] = seed
+            label = name if args.seeds == [SEED] else f"{name} seed {seed}"
+            results["runs"][label] = run
             theirs_label = f"gensim {peer}" + (f" (peer of {name}: gensim has no {objective.upper()})"
-                                               if peer != name else "")
-            lines += [row(f"tfw2v {name}{suffix}", ours), row(theirs_label, theirs)]
-            ratios.append(ratio_row(name, ours, theirs))
+                                               if peer != name else "") + label[len(name):]
+            lines += [row(f"tfw2v {label}{suffix}", ours), row(theirs_label, theirs)]
+            ratios.append(ratio_row(label, ours, theirs))
             print(f"{name}: tfw2v/gensim corpus words/s {run['speed_ratio_train']:.2f}x (train), "
                   f"{run['speed_ratio_total']:.2f}x (vocabulary included; {ours['total_seconds']:.1f} s vs "
                   f"{theirs['total_seconds']:.1f} s); peak RSS {ours['peak_rss_mib']:,.0f} MiB (TF import alone "
@@ -329,11 +359,18 @@ def main() -> None:
                 cap = f" (vocabulary ≤ {args.max_size:,})" if args.max_size else ""
                 lines.append(row(f"tfw2v sg-{objective}{cap}{suffix}", r))
                 print(lines[-1], flush=True)
+    if len(args.seeds) > 1:
+        results["over_seeds"] = {name: spread([r for r in results["runs"].values()
+                                               if r["tfw2v"]["architecture"] == CONFIGS[name][0]
+                                               and r["tfw2v"]["objective"] == CONFIGS[name][1]])
+                                 for name in args.configs}
+        ratios += [spread_row(name, summary) for name, summary in results["over_seeds"].items()]
     table = "\n".join(lines + ratios) + ("\n\n" + LEGEND if ratios else "")
     results["table"] = table
     print(table)
     name = "objectives" if args.objectives and not args.configs else "vs_gensim"
     name = name if args.words is None else f"{name}_{args.words}"
+    name += "" if args.seeds == [SEED] else "_seeds_" + "_".join(map(str, args.seeds))
     print(f"saved {save(name + ('_tuned' if tuned else ''), results)}")
 
 
