@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from tfw2v import data, kernels
+from tfw2v.text.tokenize import Tokenizer
 from tfw2v.text.vocabulary import Vocabulary
 
 from test_data import collect
@@ -69,6 +70,45 @@ def test_fused_op_refuses_blocks_without_a_halo():
     blocks["half_windows"] = blocks["half_windows"][:, :7]  # 12 slots against 7 centres: an odd halo
     with pytest.raises(tf.errors.InvalidArgumentError, match="halo"):
         kernels.context_examples(blocks, "skipgram")
+
+
+def random_lines(rng: np.random.Generator, words: list[str], separators: list[str], n: int) -> list[bytes]:
+    lines = []
+    for _ in range(n):
+        parts = [separators[rng.integers(len(separators))] if rng.random() < 0.3 else ""]
+        for _ in range(rng.integers(0, 12)):
+            parts += [words[rng.integers(len(words))], separators[rng.integers(len(separators))]]
+        lines.append("".join(parts).encode())
+    return lines + [b"", b" \t ", b"caf\xff\xfe ok", "Mixed CASE Word".encode()]
+
+
+def test_token_ids_op_equals_the_tf_definition():
+    """ASCII whitespace splits (space, \\t, \\n, \\v, \\f, \\r, runs of them); what Python's str.split also splits on
+    but tf.strings.split does not (U+00A0, U+3000, \\x1c) stays inside a token; invalid UTF-8 is repaired first."""
+    rng = np.random.default_rng(5)
+    words = ["the", "cat", "café", "naïve", "東京", "x", "word\u00a0joined", "a\u3000b", "p\x1cq", "ok", "mixed", "case"]
+    separators = [" ", "  ", "\t", "\n", "\v", "\f", "\r", " \r\n "]
+    lines = tf.constant(random_lines(rng, words, separators, 200))
+    tokenizer = Tokenizer()  # the default: lower-cased, whitespace-split
+    vocabulary = [w for w in words if rng.random() < 0.7] + ["ok", "mixed", "caf\ufffd\ufffd", "never-seen"]
+    vocabulary = list(dict.fromkeys(vocabulary))
+    table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+        tf.constant(vocabulary), tf.range(len(vocabulary), dtype=tf.int64)), default_value=-1)
+    reference = data.token_ids(lines, tokenizer, None, table)
+    fused = kernels.token_ids(tokenizer.normalize(tokenizer.clean(lines)[0]), tf.constant(vocabulary))
+    assert int(reference[2]) > len(reference[0]) > 500  # many tokens, some out of the vocabulary
+    for ours, theirs, name in zip(fused, reference, ("ids", "sentence", "tokens")):
+        assert ours.dtype == theirs.dtype, name
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy(), err_msg=name)
+
+
+def test_token_ids_op_on_no_lines_and_an_empty_vocabulary():
+    ids, sentence, tokens = kernels.token_ids(tf.constant(["a b", "c"]), tf.constant([], tf.string))
+    assert ids.shape == (0,) and sentence.shape == (0,) and int(tokens) == 3
+    ids, sentence, tokens = kernels.token_ids(tf.constant([], tf.string), tf.constant(["a"]))
+    assert ids.shape == (0,) and int(tokens) == 0
+    with pytest.raises(tf.errors.InvalidArgumentError, match="lines must be"):
+        kernels.token_ids(tf.constant([["a"]]), tf.constant(["a"]))
 
 
 @pytest.mark.parametrize("architecture", ["skipgram", "cbow"])

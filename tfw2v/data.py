@@ -6,9 +6,10 @@ Every stage after the vocabulary runs in-graph::
           ─► half-windows (shrunk uniformly in [1, window]) ─► blocks of ``block_size`` centre words with a
              ``window``-word halo on each side ─► examples (never across a sentence end) ─► batches
 
-The examples stage, the pipeline's costliest, runs as one fused C++ op when it can be built
-(:func:`tfw2v.kernels.context_examples`, chosen by ``fused`` as ``Word2Vec`` chooses its kernel);
-:func:`context_examples` is its TF definition, the reference and the fallback, and the two streams are equal.
+The two costliest stages run as fused C++ ops when they can be built (chosen by ``fused`` as ``Word2Vec``
+chooses its kernel): lines to ids (:func:`tfw2v.kernels.token_ids`, when there are no phrases to join and the
+tokenizer splits on whitespace) and ids to examples (:func:`tfw2v.kernels.context_examples`). :func:`token_ids`
+and :func:`context_examples` are their TF definitions, the references and the fallbacks; the streams are equal.
 
 One example format serves both architectures (``I`` input slots, ``T`` label slots)::
 
@@ -111,27 +112,21 @@ def examples_dataset(
     windowing = _examples_stage(fused)
     tokenizer = tokenizer or vocab.tokenizer
     phrases = vocab.phrases if phrases is None else phrases
+    text_to_ids = _ids_stage(fused, tokenizer, phrases, vocab)
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0] & 0x7FFFFFFF)
     keep_probability = tf.constant(vocab.keep_probabilities(sample))
-    table = vocab.table()
 
     def chunk_blocks(lines: tf.Tensor, chunk_seed: tf.Tensor) -> dict[str, tf.Tensor]:
         """A chunk of lines as ``[blocks, ...]``: tokenized, looked up, subsampled and cut into blocks, in one
         function so that ``map`` runs it on parallel threads."""
-        tokens = tokenizer(lines)
-        if phrases is not None:
-            tokens = phrases.join(tokens)
-        ids = table.lookup(tokens.flat_values)
-        known = ids >= 0  # out-of-vocabulary tokens are dropped; each kept id keeps its sentence (row) number
-        ids = tf.cast(tf.boolean_mask(ids, known), tf.int32)
-        sentence = tf.cast(tf.boolean_mask(tokens.value_rowids(), known), tf.int32)
+        ids, sentence, tokens = text_to_ids(lines)
         keep = subsample_mask(ids, keep_probability, _seed_pair(chunk_seed, 0))
         ids, sentence = tf.boolean_mask(ids, keep), tf.boolean_mask(sentence, keep)
         half_windows = shrunk_windows(tf.shape(ids)[0], window, _seed_pair(chunk_seed, 1))
         blocks = split_blocks(ids, sentence, half_windows, BLOCK_SIZE, window)
         num_blocks = tf.shape(blocks["ids"])[0]
-        chunk_words = tf.cast(tf.size(tokens.flat_values), tf.float32)
+        chunk_words = tf.cast(tokens, tf.float32)
         kept = tf.cast(tf.maximum(tf.shape(ids)[0], 1), tf.float32)
         blocks["words_per_centre"] = tf.fill([num_blocks], chunk_words / kept)
         return blocks
@@ -221,6 +216,21 @@ def _check_parameters(
         raise ValueError(f"shard_index={shard_index!r}, num_shards={num_shards!r}: need 0 <= shard_index < num_shards")
 
 
+def token_ids(lines: tf.Tensor, tokenizer: Tokenizer, phrases: Phrases | None,
+              table: tf.lookup.StaticHashTable) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """The in-vocabulary tokens of ``lines`` ``[N]``, tokenized and phrase-joined: their ids (int32 ``[M]``),
+    their line (sentence) numbers (int32 ``[M]``) and the number of tokens, out-of-vocabulary ones included (int64
+    scalar). :func:`tfw2v.kernels.token_ids` computes the same in one op (without phrases or script splitting)."""
+    tokens = tokenizer(lines)
+    if phrases is not None:
+        tokens = phrases.join(tokens)
+    ids = table.lookup(tokens.flat_values)
+    known = ids >= 0
+    return (tf.cast(tf.boolean_mask(ids, known), tf.int32),
+            tf.cast(tf.boolean_mask(tokens.value_rowids(), known), tf.int32),
+            tf.size(tokens.flat_values, out_type=tf.int64))
+
+
 def _seed_pair(seed: tf.Tensor, stream: int) -> tf.Tensor:
     return tf.stack([tf.cast(seed, tf.int64), tf.constant(stream, tf.int64)])
 
@@ -300,12 +310,13 @@ def context_examples(blocks: dict[str, tf.Tensor], architecture: Architecture, w
     return {"inputs": context, "input_weights": weights, "labels": centre, "label_weights": ones, "words": words}
 
 
-def _examples_stage(fused: bool | str):
-    """The examples stage ``fused`` picks: the C++ op, or :func:`context_examples`."""
+def _uses_fused_ops(fused: bool | str) -> bool:
+    """Whether the pipeline's C++ ops run, as ``fused`` asks: ``True`` needs them (``ValueError`` if they cannot be
+    built), ``"auto"`` uses them when they can be (else warns once per process), ``False`` never."""
     if fused not in (True, False, "auto"):
         raise ValueError(f"fused={fused!r}: expected 'auto', True or False")
     if fused is False:
-        return context_examples
+        return False
     from tfw2v import kernels
 
     if fused is True:
@@ -313,9 +324,29 @@ def _examples_stage(fused: bool | str):
             kernels.library()
         except kernels.KernelUnavailable as e:
             raise ValueError(f"fused=True, but the pipeline's op cannot be built here: {e}") from None
-    elif not kernels.available():  # warns, once per process
+        return True
+    return kernels.available()
+
+
+def _examples_stage(fused: bool | str):
+    """The examples stage ``fused`` picks: the C++ op, or :func:`context_examples`."""
+    if not _uses_fused_ops(fused):
         return context_examples
+    from tfw2v import kernels
+
     return lambda blocks, architecture, window, cbow_mean: kernels.context_examples(blocks, architecture, cbow_mean)
+
+
+def _ids_stage(fused: bool | str, tokenizer: Tokenizer, phrases: Phrases | None, vocab: Vocabulary):
+    """The text-to-ids stage, ``lines → (ids, sentence, tokens)``: the C++ op when the pipeline's ops run and the
+    tokens are whitespace-split with no phrases to join (the op's whole definition), else :func:`token_ids`."""
+    if _uses_fused_ops(fused) and phrases is None and not tokenizer.unicode_script:
+        from tfw2v import kernels
+
+        words = tf.constant(vocab.tokens, tf.string)
+        return lambda lines: kernels.token_ids(tokenizer.normalize(tokenizer.clean(lines)[0]), words)
+    table = vocab.table()
+    return lambda lines: token_ids(lines, tokenizer, phrases, table)
 
 
 def _row_normalise(mask: tf.Tensor) -> tf.Tensor:

@@ -1,5 +1,5 @@
 """The fused CPU ops: one batch of word2vec.c's SGD in place on the embedding tables (:func:`sgd_step`), and the
-input pipeline's windowing stage (:func:`context_examples`).
+input pipeline's text-to-ids and windowing stages (:func:`token_ids`, :func:`context_examples`).
 
 The generic path computes a batch's loss with TF ops, differentiates it and applies the summed gradients; every
 stage is a memory-bound pass over ``[B, T+1+K, D]`` rows. The fused op (``word2vec_sgd.cc``) instead walks the
@@ -17,7 +17,9 @@ results vary in the last bits from run to run.
 module, or the :class:`KernelUnavailable` that says why there is none.
 
 :func:`context_examples` (``word2vec_examples.cc``) turns blocks of subsampled ids into examples in one pass, equal
-bit for bit to :func:`tfw2v.data.context_examples`, the TF definition, which runs where the library cannot.
+bit for bit to :func:`tfw2v.data.context_examples`, the TF definition, which runs where the library cannot;
+:func:`token_ids` (``word2vec_token_ids.cc``) likewise turns lines into the ids of their in-vocabulary tokens, as
+:func:`tfw2v.data.token_ids` does.
 """
 
 from __future__ import annotations
@@ -155,4 +157,12 @@ def context_examples(blocks: dict[str, tf.Tensor], architecture: Literal["skipgr
     return dict(zip(("inputs", "input_weights", "labels", "label_weights", "words"), outputs))
 
 
-__all__ = ["OBJECTIVES", "KernelUnavailable", "available", "context_examples", "library", "sgd_step"]
+@tf.autograph.experimental.do_not_convert
+def token_ids(lines: tf.Tensor, vocabulary: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """The in-vocabulary tokens of ``lines`` ``[N]`` (split on ASCII whitespace, as ``tf.strings.split``): their
+    ids in ``vocabulary`` ``[V]`` (int32 ``[M]``), their line numbers (int32 ``[M]``) and the number of tokens,
+    out-of-vocabulary ones included (int64 scalar), as :func:`tfw2v.data.token_ids` defines them."""
+    return library().word2_vec_token_ids(lines=lines, vocabulary=vocabulary)
+
+
+__all__ = ["OBJECTIVES", "KernelUnavailable", "available", "context_examples", "library", "sgd_step", "token_ids"]

@@ -1,7 +1,9 @@
 """Build the fused ops where they run: compiled at first use against the installed TensorFlow, then cached.
 
-The C++ sources ship inside the package (``word2vec_sgd.cc``, the training step, and ``word2vec_examples.cc``,
-the pipeline's windowing), built into one library. The first process that needs it compiles them with the compiler and flags that ``tf.sysconfig`` reports (plus ``-O3 -march=native``), which takes about
+The C++ sources ship inside the package (``word2vec_sgd.cc``, the training step; ``word2vec_token_ids.cc`` and
+``word2vec_examples.cc``, the pipeline's text-to-ids and windowing stages), built into one library. The first
+process that needs it compiles them with the compiler and flags that ``tf.sysconfig`` reports (plus
+``-O3 -march=native``), which takes about
 25 s; every later process loads the cached library. Nothing is fetched from the network.
 
 Cache: ``$TFW2V_KERNEL_CACHE``, else ``$XDG_CACHE_HOME/tfw2v/kernels``, else ``~/.cache/tfw2v/kernels``. An
@@ -21,7 +23,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-SOURCES = tuple(Path(__file__).with_name(name) for name in ("word2vec_sgd.cc", "word2vec_examples.cc"))
+SOURCES = tuple(Path(__file__).with_name(name) for name in ("word2vec_sgd.cc", "word2vec_examples.cc",
+                                                                      "word2vec_token_ids.cc"))
 OPTIMISATION_FLAGS = ("-O3", "-march=native", "-fopenmp-simd", "-fPIC", "-shared")
 COMPILER_CANDIDATES = ("g++", "c++", "clang++")
 
