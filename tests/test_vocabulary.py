@@ -117,6 +117,14 @@ def test_lookups(lee_vocab):
     assert ids.tolist() == [0, -1, len(lee_vocab) - 1]
 
 
+def test_table_first_made_in_one_function_serves_another():
+    """A table first needed inside a function's graph (as each worker's dataset_fn under a
+    ParameterServerStrategy) belongs to that graph: a second function gets one of its own, not the first's."""
+    vocab = Vocabulary(["a", "b"], np.array([2, 1]))
+    lookups = [tf.function(lambda words: vocab.table().lookup(words)) for _ in range(2)]
+    assert [lookup(tf.constant(["b", "c"])).numpy().tolist() for lookup in lookups] == [[1, -1], [1, -1]]
+
+
 # ---- sources ----------------------------------------------------------------------------------------------
 def test_gzip_equals_plain(lee_path, lee_vocab, write_corpus):
     gz = write_corpus(lee_path.read_text(encoding="utf-8").splitlines(), "lee.txt.gz")

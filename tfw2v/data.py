@@ -179,7 +179,7 @@ def worker_shard(dataset: tf.data.Dataset, num_workers: int, worker: int) -> tf.
 def read_by_tensorflow(dataset: tf.data.Dataset) -> tf.data.Dataset:
     """A pipeline made by :func:`examples_dataset` built again with its files read by
     :func:`tfw2v.text.corpus.text_lines` (``TextLineDataset``) instead of a Python generator, and with the TF
-    examples stage instead of the fused op, so that a remote worker of a ``ParameterServerStrategy`` can run it
+    stages instead of the fused ops, so that a remote worker of a ``ParameterServerStrategy`` can run it
     with core TensorFlow alone. On a corpus of ordinary lines (a chunk of :data:`LINES_PER_CHUNK` lines under
     ``corpus.CHUNK_BYTES``) it is the same stream; lines are read whole.
 

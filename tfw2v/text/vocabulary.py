@@ -214,13 +214,18 @@ class Vocabulary:
         return int(self.counts.sum())
 
     def table(self) -> tf.lookup.StaticHashTable:
-        """An in-graph token → id table; out-of-vocabulary tokens map to -1."""
-        if self._table is None:
-            init = tf.lookup.KeyValueTensorInitializer(
-                tf.constant(self.tokens, tf.string), tf.range(len(self.tokens), dtype=tf.int64)
-            )
-            self._table = tf.lookup.StaticHashTable(init, default_value=-1)
-        return self._table
+        """An in-graph token → id table; out-of-vocabulary tokens map to -1. One made eagerly is kept and shared
+        by every later caller; one made inside a function's graph (a worker's ``dataset_fn``) belongs to that
+        graph alone, so it is made afresh there and not kept."""
+        if self._table is not None:
+            return self._table
+        init = tf.lookup.KeyValueTensorInitializer(
+            tf.constant(self.tokens, tf.string), tf.range(len(self.tokens), dtype=tf.int64)
+        )
+        table = tf.lookup.StaticHashTable(init, default_value=-1)
+        if tf.executing_eagerly():
+            self._table = table
+        return table
 
     # ---- derived tables ------------------------------------------------------------------------
     def keep_probabilities(self, sample: float = 1e-3) -> np.ndarray:
