@@ -1,7 +1,9 @@
-"""The pipeline's fused examples stage (``word2vec_examples.cc``) against its TF definition, ``data.context_examples``.
+"""The pipeline's fused stages against their TF definitions: examples (``word2vec_examples.cc`` against
+``data.context_examples``), token ids (``word2vec_tokens.cc`` against ``data.token_ids``) and the vocabulary's token
+counts (``word2vec_tokens.cc`` against ``tf.unique_with_counts`` of ``tf.strings.split``).
 
-The two must be equal bit for bit (ids, weights, words, dtypes, shapes and order), so that ``fused`` changes the
-speed of the pipeline and nothing else.
+Each pair must be equal bit for bit (values, dtypes, shapes and order), so that ``fused`` changes the speed of the
+pipeline and of counting, and nothing else.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from tfw2v import data, kernels
 from tfw2v.text.tokenize import Tokenizer
 from tfw2v.text.vocabulary import Vocabulary
 
+from conftest import BUNDLED_CORPUS
 from test_data import collect
 
 
@@ -82,13 +85,17 @@ def random_lines(rng: np.random.Generator, words: list[str], separators: list[st
     return lines + [b"", b" \t ", b"caf\xff\xfe ok", "Mixed CASE Word".encode()]
 
 
+TRICKY_WORDS = ["the", "cat", "café", "naïve", "東京", "x", "word\u00a0joined", "a\u3000b", "p\x1cq", "ok", "mixed",
+                "case"]
+SEPARATORS = [" ", "  ", "\t", "\n", "\v", "\f", "\r", " \r\n "]
+
+
 def test_token_ids_op_equals_the_tf_definition():
     """ASCII whitespace splits (space, \\t, \\n, \\v, \\f, \\r, runs of them); what Python's str.split also splits on
     but tf.strings.split does not (U+00A0, U+3000, \\x1c) stays inside a token; invalid UTF-8 is repaired first."""
     rng = np.random.default_rng(5)
-    words = ["the", "cat", "café", "naïve", "東京", "x", "word\u00a0joined", "a\u3000b", "p\x1cq", "ok", "mixed", "case"]
-    separators = [" ", "  ", "\t", "\n", "\v", "\f", "\r", " \r\n "]
-    lines = tf.constant(random_lines(rng, words, separators, 200))
+    words = TRICKY_WORDS
+    lines = tf.constant(random_lines(rng, words, SEPARATORS, 200))
     tokenizer = Tokenizer()  # the default: lower-cased, whitespace-split
     vocabulary = [w for w in words if rng.random() < 0.7] + ["ok", "mixed", "caf\ufffd\ufffd", "never-seen"]
     vocabulary = list(dict.fromkeys(vocabulary))
@@ -109,6 +116,64 @@ def test_token_ids_op_on_no_lines_and_an_empty_vocabulary():
     assert ids.shape == (0,) and int(tokens) == 0
     with pytest.raises(tf.errors.InvalidArgumentError, match="lines must be"):
         kernels.token_ids(tf.constant([["a"]]), tf.constant(["a"]))
+
+
+def reference_token_counts(lines: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    distinct, _, counts = tf.unique_with_counts(tf.strings.split(lines).flat_values, out_idx=tf.int64)
+    return distinct, counts
+
+
+def assert_same_tensors(ours, theirs, names) -> None:
+    for mine, reference, name in zip(ours, theirs, names):
+        assert mine.dtype == reference.dtype, name
+        np.testing.assert_array_equal(mine.numpy(), reference.numpy(), err_msg=name)
+
+
+def test_token_counts_op_equals_the_tf_definition():
+    """The tricky lines of the ids test, plus thousands of distinct tokens (the op's index grows several times)."""
+    rng = np.random.default_rng(6)
+    tokenizer = Tokenizer()
+    many = [" ".join(f"w{rng.integers(5000)}" for _ in range(40)).encode() for _ in range(300)]
+    lines = tf.constant(random_lines(rng, TRICKY_WORDS, SEPARATORS, 200) + many)
+    text = tokenizer.normalize(tokenizer.clean(lines)[0])
+    reference = reference_token_counts(text)
+    assert reference[0].shape[0] > 4000 and int(tf.reduce_max(reference[1])) > 50
+    assert_same_tensors(kernels.token_counts(text), reference, ("tokens", "counts"))
+
+
+def test_token_counts_op_on_no_tokens():
+    for lines in ([], ["", " \t\r\n "]):
+        tokens, counts = kernels.token_counts(tf.constant(lines, tf.string))
+        assert tokens.shape == (0,) and counts.shape == (0,) and tokens.dtype == tf.string
+    with pytest.raises(tf.errors.InvalidArgumentError, match="lines must be"):
+        kernels.token_counts(tf.constant([["a"]]))
+
+
+@pytest.mark.parametrize("tokenizer", [Tokenizer(), Tokenizer(lowercase=True)], ids=["default", "lowercase"])
+def test_fused_and_tf_counting_give_the_same_vocabulary(tokenizer):
+    """The bundled corpus: one 9 MB line, so several pieces and chunks, counted either way."""
+    fused = Vocabulary.build(BUNDLED_CORPUS, min_count=1, tokenizer=tokenizer, fused=True)
+    reference = Vocabulary.build(BUNDLED_CORPUS, min_count=1, tokenizer=tokenizer, fused=False)
+    assert len(reference) > 50_000 and reference.corpus_words > 1_000_000
+    assert fused.tokens == reference.tokens
+    np.testing.assert_array_equal(fused.counts, reference.counts)
+    assert fused.corpus_words == reference.corpus_words
+
+
+def test_fused_counting_repairs_invalid_utf8_as_the_tf_path(tmp_path):
+    path = tmp_path / "mixed.txt"
+    path.write_bytes(b"caf\xff ok ok\nfine line ok\n\xfe\xfe caf\xff\n")
+    with pytest.warns(UserWarning, match="2 line"):
+        fused = Vocabulary.build(path, min_count=1, fused=True)
+    with pytest.warns(UserWarning, match="2 line"):
+        reference = Vocabulary.build(path, min_count=1, fused=False)
+    assert fused.tokens == reference.tokens and fused.counts.tolist() == reference.counts.tolist()
+    assert fused.invalid_utf8_lines == reference.invalid_utf8_lines == 2
+
+
+def test_counting_fused_must_be_auto_true_or_false(lee_path):
+    with pytest.raises(ValueError, match="fused='yes'"):
+        Vocabulary.build(lee_path, fused="yes")
 
 
 @pytest.mark.parametrize("architecture", ["skipgram", "cbow"])

@@ -310,29 +310,12 @@ def context_examples(blocks: dict[str, tf.Tensor], architecture: Architecture, w
     return {"inputs": context, "input_weights": weights, "labels": centre, "label_weights": ones, "words": words}
 
 
-def _uses_fused_ops(fused: bool | str) -> bool:
-    """Whether the pipeline's C++ ops run, as ``fused`` asks: ``True`` needs them (``ValueError`` if they cannot be
-    built), ``"auto"`` uses them when they can be (else warns once per process), ``False`` never."""
-    if fused not in (True, False, "auto"):
-        raise ValueError(f"fused={fused!r}: expected 'auto', True or False")
-    if fused is False:
-        return False
-    from tfw2v import kernels
-
-    if fused is True:
-        try:
-            kernels.library()
-        except kernels.KernelUnavailable as e:
-            raise ValueError(f"fused=True, but the pipeline's op cannot be built here: {e}") from None
-        return True
-    return kernels.available()
-
-
 def _examples_stage(fused: bool | str):
     """The examples stage ``fused`` picks: the C++ op, or :func:`context_examples`."""
-    if not _uses_fused_ops(fused):
-        return context_examples
     from tfw2v import kernels
+
+    if not kernels.pipeline_uses_ops(fused):
+        return context_examples
 
     return lambda blocks, architecture, window, cbow_mean: kernels.context_examples(blocks, architecture, cbow_mean)
 
@@ -340,9 +323,9 @@ def _examples_stage(fused: bool | str):
 def _ids_stage(fused: bool | str, tokenizer: Tokenizer, phrases: Phrases | None, vocab: Vocabulary):
     """The text-to-ids stage, ``lines → (ids, sentence, tokens)``: the C++ op when the pipeline's ops run and the
     tokens are whitespace-split with no phrases to join (the op's whole definition), else :func:`token_ids`."""
-    if _uses_fused_ops(fused) and phrases is None and not tokenizer.unicode_script:
-        from tfw2v import kernels
+    from tfw2v import kernels
 
+    if kernels.pipeline_uses_ops(fused) and phrases is None and not tokenizer.unicode_script:
         words = tf.constant(vocab.tokens, tf.string)
         return lambda lines: kernels.token_ids(tokenizer.normalize(tokenizer.clean(lines)[0]), words)
     table = vocab.table()

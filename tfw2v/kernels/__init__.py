@@ -18,8 +18,9 @@ module, or the :class:`KernelUnavailable` that says why there is none.
 
 :func:`context_examples` (``word2vec_examples.cc``) turns blocks of subsampled ids into examples in one pass, equal
 bit for bit to :func:`tfw2v.data.context_examples`, the TF definition, which runs where the library cannot;
-:func:`token_ids` (``word2vec_token_ids.cc``) likewise turns lines into the ids of their in-vocabulary tokens, as
-:func:`tfw2v.data.token_ids` does.
+:func:`token_ids` (``word2vec_tokens.cc``) likewise turns lines into the ids of their in-vocabulary tokens, as
+:func:`tfw2v.data.token_ids` does, and :func:`token_counts` counts their distinct tokens, as
+``tf.unique_with_counts`` over ``tf.strings.split`` does. :func:`pipeline_uses_ops` says whether these run.
 """
 
 from __future__ import annotations
@@ -72,6 +73,22 @@ def available() -> bool:
                           "(g++) or set CXX to use them.", RuntimeWarning, stacklevel=3)
         return False
     return True
+
+
+def pipeline_uses_ops(fused: bool | str) -> bool:
+    """Whether the text and pipeline ops run, as ``fused`` asks: ``True`` needs them (``ValueError`` if they
+    cannot be built), ``"auto"`` uses them when they can be (else warns once per process), ``False`` never."""
+    if fused not in (True, False, "auto"):
+        raise ValueError(f"fused={fused!r}: expected 'auto', True or False")
+    if fused is False:
+        return False
+    if fused is True:
+        try:
+            library()
+        except KernelUnavailable as e:
+            raise ValueError(f"fused=True, but the pipeline's op cannot be built here: {e}") from None
+        return True
+    return available()
 
 
 @tf.autograph.experimental.do_not_convert
@@ -165,4 +182,13 @@ def token_ids(lines: tf.Tensor, vocabulary: tf.Tensor) -> tuple[tf.Tensor, tf.Te
     return library().word2_vec_token_ids(lines=lines, vocabulary=vocabulary)
 
 
-__all__ = ["OBJECTIVES", "KernelUnavailable", "available", "context_examples", "library", "sgd_step", "token_ids"]
+@tf.autograph.experimental.do_not_convert
+def token_counts(lines: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """The distinct tokens of ``lines`` ``[N]`` (split on ASCII whitespace, as ``tf.strings.split``), in order of
+    first occurrence (string ``[U]``), and how often each occurs (int64 ``[U]``): what
+    ``tf.unique_with_counts(tf.strings.split(lines).flat_values)`` returns, in one pass."""
+    return library().word2_vec_token_counts(lines=lines)
+
+
+__all__ = ["OBJECTIVES", "KernelUnavailable", "available", "context_examples", "library", "pipeline_uses_ops",
+           "sgd_step", "token_counts", "token_ids"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -69,19 +69,25 @@ class Vocabulary:
         max_size: int | None = None,
         tokenizer: Tokenizer | None = None,
         phrases: Phrases | None = None,
+        fused: bool | str = "auto",
     ) -> "Vocabulary":
         """Count every token of ``sources`` in one streaming pass (TensorFlow hash table), keep those with
         ``count >= min_count``, sort, and cut to the ``max_size`` most frequent.
 
         With ``phrases``, tokens are counted after its phrases are joined (``new_york``), and the tokenizer
         defaults to the one the phrases were detected with.
+
+        ``fused`` picks how each chunk's tokens are counted, as the pipeline's ``fused`` does: ``"auto"`` uses the
+        C++ op (:func:`tfw2v.kernels.token_counts`, split and count in one pass) when it can be built and the
+        tokens are whitespace-split with no phrases to join, ``True`` requires the op to be buildable, ``False``
+        counts with ``tf.strings.split`` and ``tf.unique_with_counts``. Both give the same vocabulary.
         """
         if min_count < 1:
             raise ValueError(f"min_count={min_count}: must be >= 1")
         if max_size is not None and max_size < 1:
             raise ValueError(f"max_size={max_size}: must be >= 1 or None")
         tokenizer = _tokenizer_with(phrases, tokenizer)
-        name, keys, values, repaired = _count_corpus(sources, tokenizer, phrases)
+        name, keys, values, repaired = _count_corpus(sources, tokenizer, phrases, fused)
         corpus_words = int(values.sum())
         keep = values >= min_count
         if not keep.any():
@@ -99,7 +105,7 @@ class Vocabulary:
         vocab.invalid_utf8_lines = repaired
         return vocab
 
-    def updated(self, sources: corpus.Sources, *, min_count: int = 5) -> "Vocabulary":
+    def updated(self, sources: corpus.Sources, *, min_count: int = 5, fused: bool | str = "auto") -> "Vocabulary":
         """This vocabulary grown by another corpus, as gensim's ``build_vocab(sentences, update=True)``.
 
         ``sources`` is counted with this vocabulary's tokenizer and phrases. Every token here stays, its count
@@ -110,10 +116,11 @@ class Vocabulary:
         the Huffman tree rely on. ``corpus_words`` is the word count of ``sources``: the next training's
         schedule runs over that corpus. Returns a new :class:`Vocabulary` (its ``added_tokens`` says how many
         tokens joined); this one is left unchanged. :func:`tfw2v.training.transfer.grown` moves a model onto it.
+        ``fused`` is as for :meth:`build`.
         """
         if min_count < 1:
             raise ValueError(f"min_count={min_count}: must be >= 1")
-        _, keys, values, repaired = _count_corpus(sources, self.tokenizer, self.phrases)
+        _, keys, values, repaired = _count_corpus(sources, self.tokenizer, self.phrases, fused)
         merged = dict(zip(self.tokens, self.counts.tolist()))
         for key, count in zip(keys.tolist(), values.tolist()):
             token = key.decode("utf-8")
@@ -267,15 +274,20 @@ def _tokenizer_with(phrases: Phrases | None, tokenizer: Tokenizer | None) -> Tok
 
 
 def _count_corpus(
-    sources: corpus.Sources, tokenizer: Tokenizer, phrases: Phrases | None
+    sources: corpus.Sources, tokenizer: Tokenizer, phrases: Phrases | None, fused: bool | str
 ) -> tuple[str, np.ndarray, np.ndarray, int]:
     """Count the tokens of ``sources`` (:func:`_count_tokens`): its name, the distinct tokens (bytes), their
     counts and how many lines had invalid UTF-8 (a warning says how many). An empty corpus raises
     :class:`~tfw2v.text.corpus.CorpusError`."""
+    from tfw2v import kernels
+
+    uses_op = kernels.pipeline_uses_ops(fused) and phrases is None and not tokenizer.unicode_script
     if not isinstance(sources, tf.data.Dataset) and not isinstance(sources, (str, os.PathLike)):
         sources = list(sources)
     name = corpus.describe(sources)
-    keys, values, repaired = _count_tokens(corpus.line_chunks(sources, COUNT_BATCH_LINES), tokenizer, phrases)
+    chunks = corpus.line_chunks(sources, COUNT_BATCH_LINES)
+    count_chunk = _fused_chunk_counts(tokenizer) if uses_op else _chunk_counts(tokenizer, phrases)
+    keys, values, repaired = _count_tokens(chunks, count_chunk)
     if repaired:
         warnings.warn(f"{name}: {repaired} line(s) had invalid UTF-8, replaced with U+FFFD", stacklevel=3)
     if int(values.sum()) == 0:
@@ -283,26 +295,47 @@ def _count_corpus(
     return name, keys, values, repaired
 
 
-def _count_tokens(
-    chunks: tf.data.Dataset, tokenizer: Tokenizer, phrases: Phrases | None
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Stream the ``[n]``-line ``chunks`` once and count tokens (phrases joined) in a TensorFlow hash table.
+ChunkCounts = Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor, tf.Tensor]]
+
+
+def _chunk_counts(tokenizer: Tokenizer, phrases: Phrases | None) -> ChunkCounts:
+    """``lines → (distinct tokens, their counts, lines repaired)``: tokenized, phrase-joined, ``tf.unique_with_counts``."""
+
+    def count(lines: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        tokens, repaired = tokenizer.tokenize_with_repairs(lines)
+        if phrases is not None:
+            tokens = phrases.join(tokens)
+        distinct, _, counts = tf.unique_with_counts(tokens.flat_values, out_idx=tf.int64)
+        return distinct, counts, repaired
+
+    return count
+
+
+def _fused_chunk_counts(tokenizer: Tokenizer) -> ChunkCounts:
+    """:func:`_chunk_counts` for whitespace-split tokens without phrases, split and counted by one C++ op."""
+    from tfw2v import kernels
+
+    def count(lines: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        clean, repaired = tokenizer.clean(lines)
+        distinct, counts = kernels.token_counts(tokenizer.normalize(clean))
+        return distinct, counts, repaired
+
+    return count
+
+
+def _count_tokens(chunks: tf.data.Dataset, count_chunk: ChunkCounts) -> tuple[np.ndarray, np.ndarray, int]:
+    """Stream the ``[n]``-line ``chunks`` once, count each with ``count_chunk`` (in parallel) and add the counts
+    up in a TensorFlow hash table.
 
     Returns the distinct tokens (bytes), their counts (int64) and how many lines had invalid UTF-8.
     """
     table = tf.lookup.experimental.MutableHashTable(tf.string, tf.int64, default_value=0)
-
-    def tokenize(lines: tf.Tensor) -> tuple[tf.RaggedTensor, tf.Tensor]:
-        tokens, repaired = tokenizer.tokenize_with_repairs(lines)
-        return (tokens if phrases is None else phrases.join(tokens)), repaired
-
-    batches = chunks.map(tokenize, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
+    batches = chunks.map(count_chunk, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
 
     @tf.function
     def count_all() -> tf.Tensor:
         repaired = tf.constant(0, tf.int64)
-        for tokens, repaired_lines in batches:
-            distinct, _, counts = tf.unique_with_counts(tokens.flat_values, out_idx=tf.int64)
+        for distinct, counts, repaired_lines in batches:
             table.insert(distinct, table.lookup(distinct) + counts)
             repaired += repaired_lines
         return repaired

@@ -220,7 +220,8 @@ def _vocabulary(run: RunDirectory, recipe: Recipe, files: list[str], table, say:
     say(f"counting words in {', '.join(files[:3])}{' …' if len(files) > 3 else ''}")
     try:
         vocab = Vocabulary.build(files, min_count=c["min_count"], max_size=c["max_size"],
-                                 tokenizer=tokenizer_of(recipe), phrases=phrases)
+                                 tokenizer=tokenizer_of(recipe), phrases=phrases,
+                                 fused=recipes.FUSED_CHOICES[recipe["training"]["fused"]])
     except ValueError as e:  # CorpusError included: empty corpus, no word frequent enough, unreadable file
         raise RunError(str(e)) from None
     run.write_status(corpus_words=vocab.corpus_words, vocab_size=len(vocab))  # before vocab.txt marks it done
