@@ -316,7 +316,6 @@ def _examples_stage(fused: bool | str):
 
     if not kernels.pipeline_uses_ops(fused):
         return context_examples
-
     return lambda blocks, architecture, window, cbow_mean: kernels.context_examples(blocks, architecture, cbow_mean)
 
 
@@ -325,7 +324,7 @@ def _ids_stage(fused: bool | str, tokenizer: Tokenizer, phrases: Phrases | None,
     tokens are whitespace-split with no phrases to join (the op's whole definition), else :func:`token_ids`."""
     from tfw2v import kernels
 
-    if kernels.pipeline_uses_ops(fused) and phrases is None and not tokenizer.unicode_script:
+    if kernels.text_ops_run(fused, tokenizer, phrases):
         words = tf.constant(vocab.tokens, tf.string)
         return lambda lines: kernels.token_ids(tokenizer.normalize(tokenizer.clean(lines)[0]), words)
     table = vocab.table()

@@ -27,13 +27,17 @@ from __future__ import annotations
 
 import threading
 import warnings
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import tensorflow as tf
 
 from tfw2v.names import FUSED_OBJECTIVES
 from tfw2v.kernels.build import KernelUnavailable
+
+if TYPE_CHECKING:
+    from tfw2v.text.phrases import Phrases
+    from tfw2v.text.tokenize import Tokenizer
 
 OBJECTIVES = FUSED_OBJECTIVES
 
@@ -89,6 +93,12 @@ def pipeline_uses_ops(fused: bool | str) -> bool:
             raise ValueError(f"fused=True, but the pipeline's op cannot be built here: {e}") from None
         return True
     return available()
+
+
+def text_ops_run(fused: bool | str, tokenizer: Tokenizer, phrases: Phrases | None) -> bool:
+    """Whether the text ops (:func:`token_ids`, :func:`token_counts`) read the corpus: the pipeline's ops run
+    (:func:`pipeline_uses_ops`) and their whole definition applies, whitespace-split tokens with no phrases."""
+    return pipeline_uses_ops(fused) and phrases is None and not tokenizer.unicode_script
 
 
 @tf.autograph.experimental.do_not_convert
@@ -191,4 +201,4 @@ def token_counts(lines: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
 
 
 __all__ = ["OBJECTIVES", "KernelUnavailable", "available", "context_examples", "library", "pipeline_uses_ops",
-           "sgd_step", "token_counts", "token_ids"]
+           "sgd_step", "text_ops_run", "token_counts", "token_ids"]

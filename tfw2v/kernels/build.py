@@ -3,8 +3,8 @@
 The C++ sources ship inside the package (``word2vec_sgd.cc``, the training step; ``word2vec_tokens.cc`` and
 ``word2vec_examples.cc``, the pipeline's text stages (token ids, token counts) and windowing), built into one
 library. The first process that needs it compiles them with the compiler and flags that ``tf.sysconfig`` reports
-(plus ``-O3 -march=native``), which takes about 25 s; every later process loads the cached library. Nothing is fetched from the
-network.
+(plus ``-O3 -march=native``), which takes about 25 s; every later process loads the cached library. Nothing is
+fetched from the network.
 
 Cache: ``$TFW2V_KERNEL_CACHE``, else ``$XDG_CACHE_HOME/tfw2v/kernels``, else ``~/.cache/tfw2v/kernels``. An
 entry is named by a hash of everything the binary depends on: the TensorFlow version and its flags, our flags,

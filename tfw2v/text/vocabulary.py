@@ -281,7 +281,7 @@ def _count_corpus(
     :class:`~tfw2v.text.corpus.CorpusError`."""
     from tfw2v import kernels
 
-    uses_op = kernels.pipeline_uses_ops(fused) and phrases is None and not tokenizer.unicode_script
+    uses_op = kernels.text_ops_run(fused, tokenizer, phrases)
     if not isinstance(sources, tf.data.Dataset) and not isinstance(sources, (str, os.PathLike)):
         sources = list(sources)
     name = corpus.describe(sources)
